@@ -1,0 +1,200 @@
+"""Offer sets, leases (an offer is a lease in phase OFFERED), allocations and events (DESIGN §3).
+
+An `Allocation` is what consumes capacity: an amount per dimension on one pool over a
+`tstzrange`, GiST-indexed on (pool, period) so the booking guard can load the overlapping
+load of a window with one indexed range query.
+"""
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.fields import DateTimeRangeField
+from django.contrib.postgres.indexes import GistIndex
+from django.db import models
+from django.db.models import F, Q
+
+from bookings.choices import ActorKind, OfferSetResult, Phase
+from resources.models import Dimensions, Pool, Site, validate_timezone
+
+
+class OfferSet(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="offer_sets"
+    )
+    # The platform account that made the call on the owner's behalf, if any.
+    client = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="offer_sets_made",
+    )
+    request = models.JSONField(help_text="The normalised request (DESIGN §4).")
+    result = models.CharField(max_length=3, choices=OfferSetResult.choices)
+    messages = models.JSONField(default=list, blank=True)
+    suggestions = models.JSONField(default=list, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["owner", "-created"])]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'offer set'} ({self.result}, {self.created:%Y-%m-%d %H:%M})"
+
+
+class Lease(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    offer_set = models.ForeignKey(
+        OfferSet, on_delete=models.CASCADE, null=True, blank=True, related_name="leases"
+    )
+    rank = models.PositiveSmallIntegerField(default=0, help_text="Position in its offer set.")
+    name = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="leases"
+    )
+    phase = models.CharField(max_length=16, choices=Phase.choices, default=Phase.OFFERED)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="leases")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    preparation_start = models.DateTimeField()
+    expires = models.DateTimeField(null=True, blank=True, help_text="End of the hold (OFFERED).")
+    connectors = models.JSONField(default=list, blank=True)
+    executable = models.JSONField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, help_text="Bumped on every change (ETag).")
+    next_action_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["start", "rank"]
+        indexes = [
+            models.Index(
+                fields=["next_action_at"],
+                name="lease_due_idx",
+                condition=Q(next_action_at__isnull=False),
+            ),
+            models.Index(fields=["owner", "start"]),
+            models.Index(fields=["phase", "start"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end__gt=F("start")),
+                name="lease_end_after_start",
+                violation_error_message="A lease must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(preparation_start__lte=F("start")),
+                name="lease_preparation_before_start",
+                violation_error_message="Preparation cannot begin after the start.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(phase=Phase.OFFERED) | Q(expires__isnull=False),
+                name="lease_offer_has_expiry",
+                violation_error_message="An offer must say when its hold expires.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'lease'} {str(self.id)[:8]} ({self.phase})"
+
+
+class Allocation(Dimensions):
+    lease = models.ForeignKey(Lease, on_delete=models.CASCADE, related_name="allocations")
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="allocations")
+    component = models.CharField(max_length=100, blank=True)
+    replica = models.PositiveSmallIntegerField(default=0)
+    period = DateTimeRangeField(help_text="[from, to) during which the amounts are consumed.")
+
+    class Meta:
+        ordering = ["lease", "component", "replica"]
+        indexes = [GistIndex(fields=["pool", "period"], name="allocation_pool_period_gist")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(period__isempty=False)
+                & Q(period__lower_inf=False)
+                & Q(period__upper_inf=False),
+                name="allocation_period_bounded",
+                violation_error_message="An allocation needs a start before its end.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pool}: {self.amounts(nonzero=True)}"
+
+    @property
+    def start(self):
+        return self.period.lower
+
+    @property
+    def end(self):
+        return self.period.upper
+
+
+class LeaseEvent(models.Model):
+    """One transition or notable step of a lease; written for every change, never edited."""
+
+    lease = models.ForeignKey(Lease, on_delete=models.CASCADE, related_name="events")
+    time = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
+    to_phase = models.CharField(max_length=16, choices=Phase.choices, blank=True)
+    actor_kind = models.CharField(max_length=16, choices=ActorKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["time", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_phase or '·'} → {self.to_phase or '·'}: {self.message}"
+
+
+def _hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """`Authorization: Token <key>` for platforms; only a SHA-256 of the key is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text="To recognise a key.")
+    name = models.CharField(max_length=100, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, *, user, name: str = "") -> tuple["ApiToken", str]:
+        key = secrets.token_urlsafe(32)
+        token = cls.objects.create(user=user, key_hash=_hash_key(key), prefix=key[:8], name=name)
+        return token, key
+
+    @classmethod
+    def find(cls, key: str) -> "ApiToken | None":
+        return cls.objects.select_related("user").filter(key_hash=_hash_key(key)).first()
+
+
+class Profile(models.Model):
+    """Per-user preferences: the time zone the UI shows, and the secret iCal feed token."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    ical_token = models.CharField(max_length=64, unique=True, default=secrets.token_urlsafe)
+
+    def __str__(self) -> str:
+        return f"profile of {self.user}"
+

@@ -1,0 +1,1 @@
+"""Project wiring (settings, urls, Celery app) and the Django-free planning engine."""

@@ -1,0 +1,404 @@
+"""The `spark` adapter: a Spark standalone cluster per lease, sized to what the lease was granted.
+
+`prepare` starts one master and one worker per allocation, each worker offering exactly the
+allocation's ``cores`` and ``memory_gib``, from the Spark that the `pyspark` wheel ships
+(``bin/spark-class`` and ``jars/``) on Java 17. It returns when every worker has registered,
+with two connectors: the ``spark://`` URL and the master's web UI. An application that does not
+set ``spark.cores.max`` gets all the lease's cores and no more.
+
+Processes. The master and each worker run `spark-class` as detached processes in sessions of
+their own (they outlive the Celery worker that started them), logging into the lease's
+directory ``<state_dir>/spark/<uuid>/`` next to ``state.json`` (host, ports, pids, sizes).
+Each carries the lease as ``-Dwcidt.lease=<uuid>`` on its command line and ``WCIDT_LEASE=<uuid>``
+in its environment; executors and Python workers inherit the environment, so a scan of /proc
+finds every process of a lease even when ``state.json`` is lost or stale. A file lock per lease
+serialises prepare and release across processes.
+
+- `prepare` is idempotent: a second call finds the master and workers in ``state.json`` and
+  only restarts what died. A lease whose sizes changed is restarted whole.
+- `status`: "gone" without state; "failed" when a recorded process died; "ready" when the
+  master answers on ``/json/`` with every worker alive and the granted cores and memory;
+  otherwise "preparing".
+- `release` sends SIGTERM to the process groups of every process of the lease, SIGKILL after a
+  grace period, checks that none is left and then deletes the lease's directory.
+
+Allocations must give ``cores`` (>= 1) and ``memory_gib`` (>= 1). Settings (all optional):
+
+- ``host`` (default "127.0.0.1"): address the master and workers bind to and advertise.
+- ``spark_home``: a Spark distribution to use instead of the `pyspark` wheel's.
+- ``setup_seconds`` (default 30): what `setup_seconds` answers.
+- ``start_timeout_seconds`` (default 120): how long `prepare` waits for the cluster.
+- ``stop_grace_seconds`` (default 10): how long `release` waits between SIGTERM and SIGKILL.
+- ``state_dir``: see `adapters.base`.
+
+The master's REST submission server is switched off (it accepts unauthenticated submissions),
+and ports are chosen free per lease and kept in ``state.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from adapters.base import (
+    FAILED,
+    GONE,
+    PREPARING,
+    READY,
+    AdapterError,
+    LeaseSpec,
+    lease_lock,
+    lease_settings,
+    read_json,
+    remove_lock,
+    state_dir,
+    write_json,
+)
+
+MARKER_ENV = "WCIDT_LEASE"
+MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+
+
+class SparkAdapter:
+    name = "spark"
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        self.settings = dict(settings or {})
+
+    def setup_seconds(self, lease: LeaseSpec) -> int:
+        return int(self._settings(lease).get("setup_seconds", 30))
+
+    def reserve(self, lease: LeaseSpec) -> None:
+        # Nothing to book ahead on a standalone cluster; refuse unusable sizes at accept time.
+        worker_sizes(lease)
+
+    def prepare(self, lease: LeaseSpec) -> list[dict]:
+        settings = self._settings(lease)
+        sizes = worker_sizes(lease)
+        home = spark_home(settings)
+        grace = float(settings.get("stop_grace_seconds", 10))
+        deadline = time.monotonic() + float(settings.get("start_timeout_seconds", 120))
+        lease_dir = self._lease_dir(lease)
+        with lease_lock(self._lock_path(lease)):
+            state = read_json(lease_dir / "state.json")
+            if (
+                state is None
+                or [w["size"] for w in state["workers"]] != sizes
+                or not _alive(state["master"]["pid"], lease)
+            ):
+                # Resized, never started, or its master died (taking the cluster with it).
+                _stop(lease, grace)
+                state = _new_state(settings.get("host", "127.0.0.1"), sizes)
+                lease_dir.mkdir(parents=True, exist_ok=True)
+                write_json(lease_dir / "state.json", state)
+                state["master"]["pid"] = _start_master(home, lease, lease_dir, state)
+                write_json(lease_dir / "state.json", state)
+            master_pid = state["master"]["pid"]
+            _wait(lambda: _master_json(state) is not None, [master_pid], deadline, lease, lease_dir)
+            dead = [i for i, w in enumerate(state["workers"]) if not _alive(w["pid"], lease)]
+            if dead:
+                # A worker started by a call that crashed before recording it would register twice.
+                live = [master_pid, *(w["pid"] for w in state["workers"] if w["pid"])]
+                _kill_strays(lease, keep=live)
+            for index in dead:
+                state["workers"][index]["pid"] = _start_worker(home, lease, lease_dir, state, index)
+                write_json(lease_dir / "state.json", state)
+            pids = [master_pid, *(w["pid"] for w in state["workers"])]
+            _wait(lambda: _cluster_ready(state), pids, deadline, lease, lease_dir)
+        return connectors(state)
+
+    def status(self, lease: LeaseSpec) -> str:
+        state = read_json(self._lease_dir(lease) / "state.json")
+        if state is None:
+            return GONE
+        pids = [state["master"]["pid"], *(w["pid"] for w in state["workers"])]
+        if None in pids:
+            return PREPARING
+        if not all(_alive(pid, lease) for pid in pids):
+            return FAILED
+        return READY if _cluster_ready(state) else PREPARING
+
+    def release(self, lease: LeaseSpec) -> None:
+        settings = self._settings(lease)
+        lock = self._lock_path(lease)
+        with lease_lock(lock):
+            _stop(lease, float(settings.get("stop_grace_seconds", 10)))
+            shutil.rmtree(self._lease_dir(lease), ignore_errors=True)
+            remove_lock(lock)
+
+    def _settings(self, lease: LeaseSpec) -> dict[str, Any]:
+        return lease_settings(self.settings, lease)
+
+    def _lease_dir(self, lease: LeaseSpec) -> Path:
+        return state_dir(self._settings(lease), self.name) / str(lease.uuid)
+
+    def _lock_path(self, lease: LeaseSpec) -> Path:
+        return state_dir(self._settings(lease), self.name) / f"{lease.uuid}.lock"
+
+
+def worker_sizes(lease: LeaseSpec) -> list[dict[str, int]]:
+    """One worker per allocation: its cores and memory in GiB."""
+    if not lease.allocations:
+        raise AdapterError(f"lease {lease.uuid} has no spark allocations", retryable=False)
+    sizes = []
+    for allocation in lease.allocations:
+        cores = allocation.amounts.get("cores", 0)
+        memory = allocation.amounts.get("memory_gib", 0)
+        if cores < 1 or memory < 1:
+            raise AdapterError(
+                f"spark allocation on pool {allocation.pool!r} needs cores >= 1 and "
+                f"memory_gib >= 1, got {dict(allocation.amounts)}",
+                retryable=False,
+            )
+        sizes.append({"cores": int(cores), "memory_gib": int(memory)})
+    return sizes
+
+
+def spark_home(settings: Mapping[str, Any]) -> Path:
+    """The Spark distribution to run: settings ``spark_home``, else the `pyspark` wheel."""
+    if settings.get("spark_home"):
+        home = Path(settings["spark_home"])
+    else:
+        spec = importlib.util.find_spec("pyspark")
+        if spec is None or spec.origin is None:
+            raise AdapterError("pyspark is not installed", retryable=False)
+        home = Path(spec.origin).parent
+    if not (home / "bin/spark-class").exists():
+        raise AdapterError(f"no bin/spark-class under {home}", retryable=False)
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise AdapterError("Java 17 is needed: no java on PATH and no JAVA_HOME", retryable=False)
+    return home
+
+
+def connectors(state: Mapping[str, Any]) -> list[dict]:
+    return [
+        {"kind": "spark", "url": master_url(state), "label": "Spark master"},
+        {"kind": "spark-ui", "url": ui_url(state), "label": "Spark master web UI"},
+    ]
+
+
+def master_url(state: Mapping[str, Any]) -> str:
+    return f"spark://{state['host']}:{state['master']['port']}"
+
+
+def ui_url(state: Mapping[str, Any]) -> str:
+    return f"http://{state['host']}:{state['master']['webui_port']}"
+
+
+def lease_pids(lease: LeaseSpec) -> list[int]:
+    """Every live process that carries the lease's marker, found by scanning /proc."""
+    env_marker = f"{MARKER_ENV}={lease.uuid}".encode()
+    arg_marker = f"-Dwcidt.lease={lease.uuid}".encode()
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = Path(entry.path, "cmdline").read_bytes()
+            environ = Path(entry.path, "environ").read_bytes()
+        except OSError:
+            continue
+        if arg_marker in cmdline.split(b"\0") or env_marker in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _new_state(host: str, sizes: list[dict[str, int]]) -> dict[str, Any]:
+    port, webui_port = _free_ports(host, 2)
+    return {
+        "host": host,
+        "master": {"pid": None, "port": port, "webui_port": webui_port},
+        "workers": [{"pid": None, "size": size} for size in sizes],
+    }
+
+
+def _free_ports(host: str, count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _environment(home: Path, lease: LeaseSpec, state: Mapping[str, Any]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SPARK_HOME": str(home),
+            "SPARK_LOCAL_IP": state["host"],
+            # maxRetries=0: a port taken meanwhile fails the start instead of moving silently.
+            "SPARK_DAEMON_JAVA_OPTS": (
+                f"-Dwcidt.lease={lease.uuid} -Dspark.master.rest.enabled=false "
+                "-Dspark.port.maxRetries=0"
+            ),
+            MARKER_ENV: str(lease.uuid),
+        }
+    )
+    return env
+
+
+def _spawn(home: Path, args: list[str], env: dict[str, str], log: Path, cwd: Path) -> int:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(home / "bin/spark-class"), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def _start_master(home: Path, lease: LeaseSpec, lease_dir: Path, state: Mapping[str, Any]) -> int:
+    master = state["master"]
+    args = [MASTER_CLASS, "--host", state["host"], "--port", str(master["port"])]
+    args += ["--webui-port", str(master["webui_port"])]
+    env = _environment(home, lease, state)
+    return _spawn(home, args, env, lease_dir / "master.log", lease_dir)
+
+
+def _start_worker(
+    home: Path, lease: LeaseSpec, lease_dir: Path, state: Mapping[str, Any], index: int
+) -> int:
+    size = state["workers"][index]["size"]
+    work_dir = lease_dir / f"work-{index}"
+    work_dir.mkdir(exist_ok=True)
+    args = [WORKER_CLASS, "--host", state["host"], "--webui-port", "0"]
+    args += ["--cores", str(size["cores"]), "--memory", f"{size['memory_gib']}g"]
+    args += ["--work-dir", str(work_dir), master_url(state)]
+    env = _environment(home, lease, state)
+    env["SPARK_LOCAL_DIRS"] = str(work_dir)
+    return _spawn(home, args, env, lease_dir / f"worker-{index}.log", lease_dir)
+
+
+def _alive(pid: int | None, lease: LeaseSpec) -> bool:
+    """Whether `pid` is a running process of this lease (not a recycled pid, not a zombie)."""
+    if pid is None:
+        return False
+    _reap([pid])
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{MARKER_ENV}={lease.uuid}".encode() in environ.split(b"\0")
+
+
+def _reap(pids: list[int]) -> None:
+    """Collect the exit status of those of `pids` that are our own dead children."""
+    for pid in pids:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name in parentheses may contain spaces; the ppid follows its closing one.
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def _kill_strays(lease: LeaseSpec, keep: list[int]) -> None:
+    """SIGKILL processes of the lease that are neither in `keep` nor descend from one of them."""
+    roots = set(keep)
+    for pid in lease_pids(lease):
+        ancestor: int | None = pid
+        while ancestor and ancestor not in roots:
+            ancestor = _parent(ancestor)
+        if not ancestor:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _master_json(state: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{ui_url(state)}/json/", timeout=2) as response:
+            return json.load(response)
+    except (OSError, ValueError):
+        return None
+
+
+def _cluster_ready(state: Mapping[str, Any]) -> bool:
+    info = _master_json(state)
+    if info is None:
+        return False
+    sizes = [w["size"] for w in state["workers"]]
+    return (
+        info.get("status") == "ALIVE"
+        and info.get("aliveworkers") == len(sizes)
+        and info.get("cores") == sum(s["cores"] for s in sizes)
+        and info.get("memory") == sum(s["memory_gib"] for s in sizes) * 1024
+    )
+
+
+def _wait(
+    condition: Callable[[], bool], pids: list[int], deadline: float, lease: LeaseSpec, logs: Path
+) -> None:
+    """Poll `condition` until it holds; fail early when one of `pids` died."""
+    while not condition():
+        dead = [pid for pid in pids if not _alive(pid, lease)]
+        if dead or time.monotonic() > deadline:
+            why = f"processes {dead} exited" if dead else "timed out"
+            raise AdapterError(
+                f"spark cluster of lease {lease.uuid} did not start ({why}); "
+                f"logs in {logs}:\n{_log_tail(logs)}",
+                retryable=True,
+            )
+        time.sleep(0.5)
+
+
+def _log_tail(lease_dir: Path, lines: int = 5) -> str:
+    tails = []
+    for log in sorted(lease_dir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        tails.append(f"== {log.name}\n" + "\n".join(tail))
+    return "\n".join(tails)
+
+
+def _stop(lease: LeaseSpec, grace: float) -> None:
+    """Kill every process of the lease: SIGTERM to their groups, SIGKILL after `grace`."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        pids = lease_pids(lease)
+        if not pids:
+            return
+        _signal(pids, sig)
+        deadline = time.monotonic() + wait
+        while pids and time.monotonic() < deadline:
+            time.sleep(0.2)
+            _reap(pids)
+            pids = lease_pids(lease)
+    if pids:
+        raise AdapterError(f"processes {pids} of lease {lease.uuid} survived SIGKILL")
+
+
+def _signal(pids: list[int], sig: signal.Signals) -> None:
+    """Signal each process's group when its leader is one of `pids`, else the process alone."""
+    marked = set(pids)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            pgid = os.getpgid(pid)
+            if pgid in marked:
+                os.killpg(pgid, sig)
+            else:
+                os.kill(pid, sig)

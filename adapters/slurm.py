@@ -244,17 +244,16 @@ def _update(want: Reservation, now: datetime) -> None:
 
 
 def _delete(name: str) -> None:
-    """Cancel the reservation's jobs, then delete it once none is left (or it is gone)."""
+    """Cancel the reservation's jobs, wait until they have left, then delete it."""
     run(["scancel", f"--reservation={name}"], check=False)
     deadline = time.monotonic() + 60
-    while True:
-        result = scontrol("delete", "reservation", name, check=False)
-        if result.returncode == 0 or show_reservation(name) is None:
-            return
+    while jobs := run(["squeue", "-h", f"--reservation={name}", "-o", "%i %T"]).stdout.split():
         if time.monotonic() > deadline:
-            raise _error(f"scontrol delete reservation {name}", result)
-        # Cancelled jobs stay in the reservation until they have finished completing.
+            raise AdapterError(f"jobs still in reservation {name} after scancel: {jobs}")
         time.sleep(0.5)
+    result = scontrol("delete", "reservation", name, check=False)
+    if result.returncode != 0 and show_reservation(name) is not None:
+        raise _error(f"scontrol delete reservation {name}", result)
 
 
 def _time_args(want: Reservation, now: datetime) -> list[str]:

@@ -68,6 +68,8 @@ from adapters.base import (
 )
 
 MARKER_ENV = "WCIDT_LEASE"
+# A started daemon as recorded in state.json: {"pid": …, "started": …} (start time in ticks).
+Process = dict[str, int]
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 
@@ -97,37 +99,38 @@ class SparkAdapter:
             if (
                 state is None
                 or [w["size"] for w in state["workers"]] != sizes
-                or not _alive(state["master"]["pid"], lease)
+                or not _alive(state["master"]["process"])
             ):
                 # Resized, never started, or its master died (taking the cluster with it).
                 _stop(lease, grace)
                 state = _new_state(settings.get("host", "127.0.0.1"), sizes)
                 lease_dir.mkdir(parents=True, exist_ok=True)
                 write_json(lease_dir / "state.json", state)
-                state["master"]["pid"] = _start_master(home, lease, lease_dir, state)
+                state["master"]["process"] = _start_master(home, lease, lease_dir, state)
                 write_json(lease_dir / "state.json", state)
-            master_pid = state["master"]["pid"]
-            _wait(lambda: _master_json(state) is not None, [master_pid], deadline, lease, lease_dir)
-            dead = [i for i, w in enumerate(state["workers"]) if not _alive(w["pid"], lease)]
+            master = state["master"]["process"]
+            _wait(lambda: _master_json(state) is not None, [master], deadline, lease, lease_dir)
+            dead = [i for i, w in enumerate(state["workers"]) if not _alive(w["process"])]
             if dead:
                 # A worker started by a call that crashed before recording it would register twice.
-                live = [master_pid, *(w["pid"] for w in state["workers"] if w["pid"])]
-                _kill_strays(lease, keep=live)
+                live = [master, *(w["process"] for w in state["workers"] if _alive(w["process"]))]
+                _kill_strays(lease, keep=[p["pid"] for p in live])
             for index in dead:
-                state["workers"][index]["pid"] = _start_worker(home, lease, lease_dir, state, index)
+                process = _start_worker(home, lease, lease_dir, state, index)
+                state["workers"][index]["process"] = process
                 write_json(lease_dir / "state.json", state)
-            pids = [master_pid, *(w["pid"] for w in state["workers"])]
-            _wait(lambda: _cluster_ready(state), pids, deadline, lease, lease_dir)
+            processes = [master, *(w["process"] for w in state["workers"])]
+            _wait(lambda: _cluster_ready(state), processes, deadline, lease, lease_dir)
         return connectors(state)
 
     def status(self, lease: LeaseSpec) -> str:
         state = read_json(self._lease_dir(lease) / "state.json")
         if state is None:
             return GONE
-        pids = [state["master"]["pid"], *(w["pid"] for w in state["workers"])]
-        if None in pids:
+        processes = [state["master"]["process"], *(w["process"] for w in state["workers"])]
+        if None in processes:
             return PREPARING
-        if not all(_alive(pid, lease) for pid in pids):
+        if not all(_alive(process) for process in processes):
             return FAILED
         return READY if _cluster_ready(state) else PREPARING
 
@@ -220,8 +223,8 @@ def _new_state(host: str, sizes: list[dict[str, int]]) -> dict[str, Any]:
     port, webui_port = _free_ports(host, 2)
     return {
         "host": host,
-        "master": {"pid": None, "port": port, "webui_port": webui_port},
-        "workers": [{"pid": None, "size": size} for size in sizes],
+        "master": {"process": None, "port": port, "webui_port": webui_port},
+        "workers": [{"process": None, "size": size} for size in sizes],
     }
 
 
@@ -255,21 +258,31 @@ def _environment(home: Path, lease: LeaseSpec, state: Mapping[str, Any]) -> dict
     return env
 
 
-def _spawn(home: Path, args: list[str], env: dict[str, str], log: Path, cwd: Path) -> int:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [str(home / "bin/spark-class"), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-    return process.pid
+# Starts the command in the background and prints its pid: the daemon is then no child of ours
+# (no zombie, nothing to wait for) and leads no group, but shares the new session's group.
+LAUNCH = 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'
 
 
-def _start_master(home: Path, lease: LeaseSpec, lease_dir: Path, state: Mapping[str, Any]) -> int:
+def _spawn(home: Path, args: list[str], env: dict[str, str], log: Path, cwd: Path) -> Process:
+    command = ["/bin/sh", "-c", LAUNCH, "sh", str(log), str(home / "bin/spark-class"), *args]
+    launched = subprocess.run(
+        command,
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+        start_new_session=True,
+    )
+    pid = int(launched.stdout)
+    return {"pid": pid, "started": _stat(pid)["started"]}
+
+
+def _start_master(
+    home: Path, lease: LeaseSpec, lease_dir: Path, state: Mapping[str, Any]
+) -> Process:
     master = state["master"]
     args = [MASTER_CLASS, "--host", state["host"], "--port", str(master["port"])]
     args += ["--webui-port", str(master["webui_port"])]
@@ -278,12 +291,16 @@ def _start_master(home: Path, lease: LeaseSpec, lease_dir: Path, state: Mapping[
 
 
 def _start_worker(
-    home: Path, lease: LeaseSpec, lease_dir: Path, state: Mapping[str, Any], index: int
-) -> int:
-    size = state["workers"][index]["size"]
+    home: Path, lease: LeaseSpec, lease_dir: Path, state: dict[str, Any], index: int
+) -> Process:
+    worker = state["workers"][index]
+    size = worker["size"]
+    # A fixed port tells this worker's registration apart from one of a killed predecessor.
+    (worker["port"],) = _free_ports(state["host"], 1)
     work_dir = lease_dir / f"work-{index}"
     work_dir.mkdir(exist_ok=True)
-    args = [WORKER_CLASS, "--host", state["host"], "--webui-port", "0"]
+    args = [WORKER_CLASS, "--host", state["host"], "--port", str(worker["port"])]
+    args += ["--webui-port", "0"]
     args += ["--cores", str(size["cores"]), "--memory", f"{size['memory_gib']}g"]
     args += ["--work-dir", str(work_dir), master_url(state)]
     env = _environment(home, lease, state)
@@ -291,32 +308,23 @@ def _start_worker(
     return _spawn(home, args, env, lease_dir / f"worker-{index}.log", lease_dir)
 
 
-def _alive(pid: int | None, lease: LeaseSpec) -> bool:
-    """Whether `pid` is a running process of this lease (not a recycled pid, not a zombie)."""
-    if pid is None:
+def _alive(process: Process | None) -> bool:
+    """Whether the recorded process still runs: same pid and start time, not a zombie."""
+    if process is None:
         return False
-    _reap([pid])
+    stat = _stat(process["pid"])
+    return stat["started"] == process["started"] and stat["state"] not in ("Z", "X")
+
+
+def _stat(pid: int) -> dict[str, Any]:
+    """State, parent and start time (clock ticks after boot) of a process, from /proc."""
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return f"{MARKER_ENV}={lease.uuid}".encode() in environ.split(b"\0")
-
-
-def _reap(pids: list[int]) -> None:
-    """Collect the exit status of those of `pids` that are our own dead children."""
-    for pid in pids:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name in parentheses may contain spaces; the ppid follows its closing one.
-    return int(stat[stat.rindex(")") + 2 :].split()[1])
+        return {"state": "X", "ppid": None, "started": None}
+    # The command name in parentheses may contain spaces; fields 3 onwards follow its ")".
+    fields = text[text.rindex(")") + 2 :].split()
+    return {"state": fields[0], "ppid": int(fields[1]), "started": int(fields[19])}
 
 
 def _kill_strays(lease: LeaseSpec, keep: list[int]) -> None:
@@ -325,7 +333,7 @@ def _kill_strays(lease: LeaseSpec, keep: list[int]) -> None:
     for pid in lease_pids(lease):
         ancestor: int | None = pid
         while ancestor and ancestor not in roots:
-            ancestor = _parent(ancestor)
+            ancestor = _stat(ancestor)["ppid"]
         if not ancestor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -344,20 +352,25 @@ def _cluster_ready(state: Mapping[str, Any]) -> bool:
     if info is None:
         return False
     sizes = [w["size"] for w in state["workers"]]
+    alive = [w for w in info.get("workers", []) if w.get("state") == "ALIVE"]
     return (
         info.get("status") == "ALIVE"
-        and info.get("aliveworkers") == len(sizes)
+        and sorted(w["port"] for w in alive) == sorted(w.get("port") for w in state["workers"])
         and info.get("cores") == sum(s["cores"] for s in sizes)
         and info.get("memory") == sum(s["memory_gib"] for s in sizes) * 1024
     )
 
 
 def _wait(
-    condition: Callable[[], bool], pids: list[int], deadline: float, lease: LeaseSpec, logs: Path
+    condition: Callable[[], bool],
+    processes: list[Process],
+    deadline: float,
+    lease: LeaseSpec,
+    logs: Path,
 ) -> None:
-    """Poll `condition` until it holds; fail early when one of `pids` died."""
+    """Poll `condition` until it holds; fail early when one of `processes` died."""
     while not condition():
-        dead = [pid for pid in pids if not _alive(pid, lease)]
+        dead = [p["pid"] for p in processes if not _alive(p)]
         if dead or time.monotonic() > deadline:
             why = f"processes {dead} exited" if dead else "timed out"
             raise AdapterError(
@@ -379,26 +392,34 @@ def _log_tail(lease_dir: Path, lines: int = 5) -> str:
 def _stop(lease: LeaseSpec, grace: float) -> None:
     """Kill every process of the lease: SIGTERM to their groups, SIGKILL after `grace`."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        pids = lease_pids(lease)
+        pids = lease_pids(lease) or _second_look(lease)
         if not pids:
             return
         _signal(pids, sig)
         deadline = time.monotonic() + wait
         while pids and time.monotonic() < deadline:
             time.sleep(0.2)
-            _reap(pids)
             pids = lease_pids(lease)
     if pids:
         raise AdapterError(f"processes {pids} of lease {lease.uuid} survived SIGKILL")
 
 
+def _second_look(lease: LeaseSpec) -> list[int]:
+    # A process caught inside execve shows no command line nor environment for a moment.
+    time.sleep(0.1)
+    return lease_pids(lease)
+
+
 def _signal(pids: list[int], sig: signal.Signals) -> None:
-    """Signal each process's group when its leader is one of `pids`, else the process alone."""
-    marked = set(pids)
+    """Signal the process group a lease's session began with, else the process alone.
+
+    A daemon's group is the session `_spawn` created for it, so no foreign process is in it;
+    a process that moved to a group of its own (PySpark's daemon does) is signalled by pid.
+    """
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             pgid = os.getpgid(pid)
-            if pgid in marked:
+            if pgid == os.getsid(pid):
                 os.killpg(pgid, sig)
             else:
                 os.kill(pid, sig)

@@ -1,0 +1,110 @@
+"""The planning engine: plain dataclasses in, ranked offers (or NO with reasons) out.
+
+No Django here, and nothing from the rest of the project. Times are integer seconds since
+the Unix epoch (UTC), amounts non-negative integers, dimensions strings; a dimension a pool
+does not list has capacity 0.
+
+Offer semantics (DESIGN §4), kept by ``find_offers``:
+
+- **Feasible.** Every replica of every component gets at least each minimum, on one pool of
+  its kind, for its whole grant interval [start - setup - staging, end), given the capacity
+  timeline (base plus changes, a later change winning) and all load. Replicas sharing a pool
+  share its free capacity. Free capacity is max(0, capacity - load): an overloaded instant,
+  past or future, simply has no room. All grants of an offer are at one site (``site`` pins
+  it). ``fits`` re-checks an offer against fresh load.
+- **Earliest.** Starts are multiples of ``policy.step`` (whole UTC minutes for 60 s) in
+  [start_earliest rounded up, start_latest]. The first offer starts at the earliest such
+  instant where the minimums fit for ``duration.min``; no feasible start is missed.
+- **Distinct.** No two offers of one answer use the same pool at overlapping grant
+  intervals, so each holds its own capacity. Offers are chosen earliest first; after each
+  one its pools are blocked over its grant intervals and the search goes on. K =
+  min(request.max_offers, policy.max_offers).
+- **Most that fits.** At the chosen start the duration is ``duration.max`` if it fits, else
+  the longest that fits with the end on the step grid (never below ``duration.min``). At
+  that start and duration each amount is the most that fits up to its maximum: the
+  remaining free capacity of a pool is water-filled over the replicas on it, evenly among
+  replicas of one component. "More resources" means the sum over replicas and dimensions of
+  granted / maximum.
+- **Ranked.** Earliest start, then more resources, then longer duration, then site order
+  (the order sites first appear in ``pools``).
+- **Datasets.** A site holding a replica needs no staging; if that replica names a data
+  pool, the offer takes one "readers" there (a grant of component "dataset:<slug>"). Any
+  other site stages a copy: ceil(size / best replica rate) rounded up to the step, added to
+  every grant's preparation, and the copy holds ``size_gib`` on a storage pool of the site
+  over its grant interval (component "dataset:<slug>"). Several copies run in parallel: the
+  longest sets the staging time.
+- **NO.** When nothing fits, the answer carries ``Reason``s (kind "no-site",
+  "no-eligible-pool", "dataset", "window", "insufficient-capacity" — too small even when
+  empty —, "busy" — booked up in the window —, or "packing" — every part fits alone but not
+  all together) and up to three ``Suggestion``s, each a relaxed request with the offer it
+  gets: "fewer-resources" (the earliest start where half the minimums fit, else a quarter,
+  …, with the largest percentage that fits there), "shorter-duration" (the earliest start
+  where half the minimum duration fits, else a quarter, …, for the longest that fits
+  there), "later-start" (the first fit in the ``policy.horizon_after_window`` after the
+  window). Malformed input (min > max, negative amounts, …) raises ValueError.
+
+Which path answers which request shape:
+
+- The **sweep** (``profile``, ``solver._earliest``) always finds the start. Each pool's free
+  capacity is a step function over its load and capacity breakpoints; a window's minimum is
+  a sparse-table query, evaluated at once for every candidate start (the window start and
+  each instant some pool's free capacity rises, shifted by its preparation time). For one
+  item per pool kind (a single replica, possibly with a dataset reader or copy) the
+  vectorised test is exact and nothing else runs.
+- Several replicas on several pools of a site (head + workers over worker pools) add the
+  **packing** (``packing``): a vectorised necessary test filters candidates, an exact greedy
+  plus bounded depth-first search decides the survivors in time order, and the first
+  success is the earliest start.
+- **CP-SAT** (``packing.improve``) then sizes the grants when amounts are ranges and the
+  greedy answer is below an upper bound: it gets the sweep's free capacity per pool at the
+  chosen start, every site tied at that start (it chooses the site), the greedy answer as a
+  hint, one worker and ``policy.solver_time_limit`` (a budget for the whole call). The
+  greedy answer stays unless CP-SAT finds strictly more. Start times are not left to CP-SAT:
+  the ranking puts the earliest start first and the sweep finds it exactly, faster.
+
+Load is taken as complete over [start_earliest - preparation, start_latest +
+duration.max), and for a NO answer up to ``horizon_after_window`` further.
+"""
+
+from .model import (
+    NO,
+    YES,
+    Answer,
+    CapacityChange,
+    Component,
+    Dataset,
+    DatasetReplica,
+    Grant,
+    Load,
+    Offer,
+    Policy,
+    Pool,
+    Range,
+    Reason,
+    Request,
+    Suggestion,
+)
+from .profile import fits, free_profile
+from .solver import find_offers
+
+__all__ = [
+    "NO",
+    "YES",
+    "Answer",
+    "CapacityChange",
+    "Component",
+    "Dataset",
+    "DatasetReplica",
+    "Grant",
+    "Load",
+    "Offer",
+    "Policy",
+    "Pool",
+    "Range",
+    "Reason",
+    "Request",
+    "Suggestion",
+    "find_offers",
+    "fits",
+    "free_profile",
+]

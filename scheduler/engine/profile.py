@@ -1,0 +1,227 @@
+"""Free-capacity step functions per pool and dimension, and window-minimum queries on them.
+
+A profile covers [lo, hi): ``times`` holds its n + 1 breakpoints, ``free[j, k]`` the free
+amount of dimension ``dims[j]`` on segment [times[k], times[k + 1]). Free is capacity minus
+load, clamped at 0 (an overloaded instant simply has no room); -1 marks a segment blocked for
+the rest of one answer (distinct offers), so that even an all-zero demand does not fit there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .model import Load, Offer, Pool
+
+BLOCKED = -1
+
+
+class FreeProfile:
+    __slots__ = ("_table", "dims", "free", "times")
+
+    def __init__(self, times: np.ndarray, free: np.ndarray, dims: tuple[str, ...]):
+        self.times = times
+        self.free = free
+        self.dims = dims
+        self._table: np.ndarray | None = None
+
+    @property
+    def lo(self) -> int:
+        return int(self.times[0])
+
+    @property
+    def hi(self) -> int:
+        return int(self.times[-1])
+
+    def window_min(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Minimum free per dimension over each [starts[i], ends[i]); shape (dims, len(starts)).
+
+        Needs lo <= starts < ends <= hi. Uses a sparse table (built once) so that a whole
+        array of candidate windows costs a handful of vectorised operations.
+        """
+        first = np.searchsorted(self.times, starts, side="right") - 1
+        stop = np.searchsorted(self.times, ends, side="left")
+        level = np.frexp(stop - first)[1] - 1
+        table = self._sparse_table()
+        left = table[level, :, first]
+        right = table[level, :, stop - (1 << level)]
+        return np.minimum(left, right).T
+
+    def window_min_one(self, start: int, end: int) -> list[int]:
+        first = int(np.searchsorted(self.times, start, side="right")) - 1
+        stop = int(np.searchsorted(self.times, end, side="left"))
+        return self.free[:, first:stop].min(axis=1).tolist()
+
+    def rises(self) -> np.ndarray:
+        """Breakpoints where some dimension's free amount goes up (a window may start fitting)."""
+        up = np.any(self.free[:, 1:] > self.free[:, :-1], axis=0)
+        return self.times[1:-1][up]
+
+    def drops(self) -> np.ndarray:
+        """Breakpoints where some dimension's free amount goes down (a window may stop fitting)."""
+        down = np.any(self.free[:, 1:] < self.free[:, :-1], axis=0)
+        return self.times[1:-1][down]
+
+    def blocked(self, start: int, end: int) -> FreeProfile:
+        """A copy in which [start, end) is unusable."""
+        start, end = max(start, self.lo), min(end, self.hi)
+        if start >= end:
+            return self
+        times, free = _split(self.times, self.free, start)
+        times, free = _split(times, free, end)
+        first = int(np.searchsorted(times, start))
+        stop = int(np.searchsorted(times, end))
+        free = free.copy()
+        free[:, first:stop] = BLOCKED
+        return FreeProfile(times, free, self.dims)
+
+    def segments(self) -> list[tuple[int, int, dict[str, int]]]:
+        times = self.times.tolist()
+        columns = self.free.T.tolist()
+        return [
+            (times[k], times[k + 1], dict(zip(self.dims, column, strict=True)))
+            for k, column in enumerate(columns)
+        ]
+
+    def _sparse_table(self) -> np.ndarray:
+        if self._table is None:
+            n = self.free.shape[1]
+            levels = max(1, n.bit_length())
+            table = np.empty((levels, *self.free.shape), dtype=self.free.dtype)
+            table[0] = self.free
+            for k in range(1, levels):
+                width = 1 << (k - 1)
+                table[k] = table[k - 1]
+                np.minimum(
+                    table[k - 1, :, : n - width],
+                    table[k - 1, :, width:],
+                    out=table[k, :, : n - width],
+                )
+            self._table = table
+        return self._table
+
+
+def _split(times: np.ndarray, free: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
+    k = int(np.searchsorted(times, at))
+    if k < len(times) and times[k] == at:
+        return times, free
+    return np.insert(times, k, at), np.insert(free, k - 1, free[:, k - 1], axis=1)
+
+
+def pool_dims(pool: Pool) -> tuple[str, ...]:
+    dims = dict.fromkeys(pool.base)
+    for change in pool.changes:
+        dims.update(dict.fromkeys(change.capacity))
+    return tuple(dims)
+
+
+def build_profile(
+    *,
+    pool: Pool,
+    loads: Sequence[Load],
+    lo: int,
+    hi: int,
+    dims: tuple[str, ...],
+    clamp: bool = True,
+) -> FreeProfile:
+    """Capacity (base plus changes, later changes win) minus load on [lo, hi), per dimension.
+
+    ``loads`` may include loads outside [lo, hi) or of other dimensions; they are ignored.
+    With ``clamp`` False, overloaded segments keep their negative free amount (for ``fits``).
+    """
+    spans = [
+        (max(load.start, lo), min(load.end, hi), load.amounts)
+        for load in loads
+        if load.start < hi and load.end > lo and load.start < load.end
+    ]
+    bounds = [lo, hi]
+    for change in pool.changes:
+        bounds.extend(t for t in (change.start, change.end) if t is not None and lo < t < hi)
+    starts = np.fromiter((s for s, _, _ in spans), dtype=np.int64, count=len(spans))
+    ends = np.fromiter((e for _, e, _ in spans), dtype=np.int64, count=len(spans))
+    times = np.unique(np.concatenate((np.asarray(bounds, dtype=np.int64), starts, ends)))
+    n = len(times) - 1
+    capacity = np.array([[pool.base.get(dim, 0)] for dim in dims], dtype=np.int64).repeat(n, axis=1)
+    for change in pool.changes:
+        first = int(np.searchsorted(times, max(change.start, lo)))
+        stop = n if change.end is None else int(np.searchsorted(times, min(change.end, hi)))
+        for j, dim in enumerate(dims):
+            if dim in change.capacity and first < stop:
+                capacity[j, first:stop] = change.capacity[dim]
+    free = capacity
+    if spans:
+        first = np.searchsorted(times, starts)
+        stop = np.searchsorted(times, ends)
+        for j, dim in enumerate(dims):
+            amounts = np.fromiter(
+                (a.get(dim, 0) for _, _, a in spans), dtype=np.float64, count=len(spans)
+            )
+            if not amounts.any():
+                continue
+            delta = np.bincount(first, amounts, n + 1) - np.bincount(stop, amounts, n + 1)
+            free[j] -= np.cumsum(delta[:n]).round().astype(np.int64)
+    if clamp:
+        np.maximum(free, 0, out=free)
+    return _merged(times, free, dims)
+
+
+def _merged(times: np.ndarray, free: np.ndarray, dims: tuple[str, ...]) -> FreeProfile:
+    if free.shape[1] > 1:
+        change = np.any(free[:, 1:] != free[:, :-1], axis=0)
+        if not change.all():
+            keep = np.concatenate(([True], change))
+            times = np.concatenate((times[:-1][keep], times[-1:]))
+            free = free[:, keep]
+    return FreeProfile(times, free, dims)
+
+
+def free_profile(
+    *, pool: Pool, load: Sequence[Load], start: int, end: int
+) -> list[tuple[int, int, dict[str, int]]]:
+    """The pool's free capacity on [start, end) as [(start, end, {dim: free})], clamped at 0.
+
+    ``load`` may hold loads of any pool; only this pool's count. Adjacent equal segments are
+    merged. Every dimension the pool lists (in its base or its changes) is reported.
+    """
+    if start >= end:
+        return []
+    own = [item for item in load if item.pool == pool.slug]
+    profile = build_profile(pool=pool, loads=own, lo=start, hi=end, dims=pool_dims(pool))
+    return profile.segments()
+
+
+def fits(*, pools: Iterable[Pool], load: Sequence[Load], offer: Offer) -> bool:
+    """True iff every grant of the offer fits on its pool over its interval, given ``load``.
+
+    Grants of the offer that share a pool share its capacity. A grant only needs room in the
+    dimensions where it asks for a positive amount.
+    """
+    by_slug = {pool.slug: pool for pool in pools}
+    used: dict[str, list[Load]] = {}
+    for grant in offer.grants:
+        if grant.pool not in by_slug or grant.start >= grant.end:
+            return False
+        if any(v < 0 for v in grant.amounts.values()):
+            return False
+        used.setdefault(grant.pool, [])
+    for item in load:
+        if item.pool in used:
+            used[item.pool].append(item)
+    for slug, loads in used.items():
+        grants = [g for g in offer.grants if g.pool == slug]
+        lo = min(g.start for g in grants)
+        hi = max(g.end for g in grants)
+        dims = tuple(dict.fromkeys(d for g in grants for d, v in g.amounts.items() if v > 0))
+        if not dims:
+            continue
+        extra = [Load(pool=slug, start=g.start, end=g.end, amounts=g.amounts) for g in grants]
+        profile = build_profile(
+            pool=by_slug[slug], loads=[*loads, *extra], lo=lo, hi=hi, dims=dims, clamp=False
+        )
+        for grant in grants:
+            lowest = profile.window_min_one(grant.start, grant.end)
+            for dim, value in zip(dims, lowest, strict=True):
+                if grant.amounts.get(dim, 0) > 0 and value < 0:
+                    return False
+    return True

@@ -1,0 +1,689 @@
+"""``find_offers``: the sweep over candidate starts, packing, distinct offers, NO answers.
+
+See the package docstring for the offer semantics this module keeps.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+import numpy as np
+
+from . import packing
+from .model import (
+    NO,
+    YES,
+    Answer,
+    Component,
+    Dataset,
+    Grant,
+    Load,
+    Offer,
+    Policy,
+    Pool,
+    Range,
+    Reason,
+    Request,
+    Suggestion,
+    validate,
+)
+from .packing import Item, Problem
+from .profile import FreeProfile, build_profile
+
+EPSILON = 1e-9
+DEFAULT_POLICY = Policy()
+
+
+@dataclass
+class _Site:
+    """One site's share of a request: the pools its items may use and the items themselves."""
+
+    name: str
+    order: int
+    pools: list[Pool]
+    prep: list[int]
+    items: list[Item]
+    reports: list[tuple[str, ...]]
+    groups: list[list[int]]
+    profiles: list[FreeProfile] = field(default_factory=list)
+
+    def with_items(self, items: list[Item], profiles: list[FreeProfile]) -> _Site:
+        return replace(
+            self,
+            items=items,
+            reports=[()] * len(items),
+            groups=packing.group_items(items),
+            profiles=profiles,
+        )
+
+    @property
+    def simple(self) -> bool:
+        """True when the vectorised test is already exact: one item per kind."""
+        kinds = [item.kind for item in self.items]
+        return len(kinds) == len(set(kinds))
+
+
+@dataclass
+class _Choice:
+    site: _Site
+    start: int
+    duration: int
+    problem: Problem
+    assignment: list[int]
+    size: float
+
+
+def find_offers(
+    *,
+    pools: Sequence[Pool],
+    load: Sequence[Load],
+    request: Request,
+    datasets: Sequence[Dataset] = (),
+    policy: Policy = DEFAULT_POLICY,
+) -> Answer:
+    """Up to K ranked, distinct offers for ``request``, or NO with reasons and suggestions."""
+    validate(pools=pools, request=request, policy=policy)
+    step = policy.step
+    first = _ceil(request.start_earliest, step)
+    sites, excluded, dims = _sites(pools=pools, request=request, datasets=datasets, step=step)
+    if not sites:
+        return Answer(result=NO, offers=(), reasons=tuple(_dedupe(excluded)))
+    lo = first - max(max(site.prep) for site in sites)
+    planner = _Planner(policy=policy, budget=policy.solver_time_limit)
+    if first <= request.start_latest:
+        hi = request.start_latest + request.duration.max
+        _attach(sites, _profiles(sites, dims, load, lo, hi))
+        k = min(request.max_offers, policy.max_offers)
+        offers = planner.offers(sites, request, first, k)
+        if offers:
+            return Answer(result=YES, offers=tuple(offers))
+    hi = max(first, request.start_latest) + policy.horizon_after_window + request.duration.max
+    profiles = _profiles(sites, dims, load, lo, hi)
+    _attach(sites, profiles)
+    reasons = _diagnose(planner, sites, request, first, dims, lo, hi)
+    suggestions = _suggest(
+        planner=planner,
+        pools=pools,
+        request=request,
+        datasets=datasets,
+        profiles=profiles,
+        first=first,
+        horizon=policy.horizon_after_window,
+    )
+    return Answer(result=NO, offers=(), reasons=tuple(reasons), suggestions=tuple(suggestions))
+
+
+class _Planner:
+    """Finds earliest feasible starts and turns them into distinct, ranked offers."""
+
+    def __init__(self, *, policy: Policy, budget: float):
+        self.step = policy.step
+        self.budget = budget
+
+    def offers(self, sites: list[_Site], request: Request, first: int, k: int) -> list[Offer]:
+        latest = request.start_latest
+        dmin, dmax = request.duration.min, request.duration.max
+        sites = [replace(site, profiles=list(site.profiles)) for site in sites]
+        begin = dict.fromkeys(range(len(sites)), first)
+        cached: dict[int, _Choice | None] = {}
+        result: list[tuple[tuple, Offer]] = []
+        while len(result) < k:
+            for n, site in enumerate(sites):
+                if n not in cached:
+                    cached[n] = self._choice(site, begin[n], latest, dmin, dmax)
+            live = [n for n, choice in cached.items() if choice is not None]
+            if not live:
+                break
+            start = min(cached[n].start for n in live)
+            tied = [n for n in live if cached[n].start == start]
+            pick = self._pick([cached[n] for n in tied])
+            n = next(n for n in tied if cached[n].site is pick.site)
+            offer = _offer(pick, self.step)
+            result.append(((offer.start, -pick.size, -pick.duration, pick.site.order), offer))
+            used = {grant.pool for grant in offer.grants}
+            for p, pool in enumerate(pick.site.pools):
+                if pool.slug in used:
+                    end = pick.start + pick.duration
+                    span = pick.start - pick.site.prep[p]
+                    pick.site.profiles[p] = pick.site.profiles[p].blocked(span, end)
+            begin[n] = start
+            del cached[n]
+        result.sort(key=lambda entry: entry[0])
+        return [offer for _, offer in result]
+
+    def _choice(self, site: _Site, begin: int, latest: int, dmin: int, dmax: int) -> _Choice | None:
+        start = _earliest(site, begin, latest, dmin, self.step)
+        if start is None:
+            return None
+        duration = _longest(site, start, dmin, dmax, self.step)
+        problem = _problem(site, start, start + duration)
+        assignment = packing.assign(problem)
+        size = packing.amounts_size(problem.items, packing.grow(problem, assignment))
+        return _Choice(site, start, duration, problem, assignment, size)
+
+    def _pick(self, choices: list[_Choice]) -> _Choice:
+        best = max(choices, key=lambda c: (c.size, c.duration, -c.site.order))
+        if not packing.has_ranges(best.problem.items) or self.budget <= 0:
+            return best
+        bound = max(packing.upper_bound(c.problem) for c in choices)
+        if best.size >= bound - EPSILON:
+            return best
+        began = time.perf_counter()
+        improved = packing.improve(
+            [c.problem for c in choices],
+            (choices.index(best), best.assignment),
+            self.budget,
+        )
+        self.budget -= time.perf_counter() - began
+        if improved is None:
+            return best
+        k, assignment = improved
+        other = choices[k]
+        size = packing.amounts_size(other.problem.items, packing.grow(other.problem, assignment))
+        if size <= best.size + EPSILON:
+            return best
+        return replace(other, assignment=assignment, size=size)
+
+
+def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int | None:
+    """The first start in [begin, latest] on the step grid at which the minimums fit.
+
+    Between two consecutive candidates (begin, and every instant a pool's free capacity goes
+    up, shifted by its preparation time and rounded up to the grid) every window only gains
+    segments, so its minimum only falls: checking the candidates misses no feasible start.
+    """
+    if begin > latest:
+        return None
+    parts = [np.array([begin], dtype=np.int64)]
+    for profile, prep in zip(site.profiles, site.prep, strict=True):
+        rises = _ceil_array(profile.rises() + prep, step)
+        parts.append(rises[(rises > begin) & (rises <= latest)])
+    starts = np.unique(np.concatenate(parts))
+    frees = [
+        profile.window_min(starts - prep, starts + dmin)
+        for profile, prep in zip(site.profiles, site.prep, strict=True)
+    ]
+    mask = _necessary(site, frees)
+    simple = site.simple
+    for c in np.flatnonzero(mask).tolist():
+        if simple:
+            return int(starts[c])
+        problem = Problem(site.items, [f[:, c].tolist() for f in frees], site.groups)
+        if packing.assign(problem) is not None:
+            return int(starts[c])
+    return None
+
+
+def _necessary(site: _Site, frees: list[np.ndarray]) -> np.ndarray:
+    """Per candidate: every group has room for its replicas somewhere, and every kind's
+    pools together hold the minimums. Exact when each kind has one item."""
+    count = frees[0].shape[1]
+    mask = np.ones(count, dtype=bool)
+    totals: dict[str, np.ndarray] = {}
+    kind_pools: dict[str, set[int]] = {}
+    for group in site.groups:
+        item = site.items[group[0]]
+        need = len(group)
+        room = np.zeros(count, dtype=np.int64)
+        positive = [(d, lo) for d, lo in enumerate(item.low) if lo > 0]
+        for p in item.pools:
+            free = frees[p]
+            if positive:
+                fit = np.min([free[d] // lo for d, lo in positive], axis=0)
+                room += np.clip(fit, 0, need)
+            else:
+                room += np.where(free.min(axis=0) >= 0, need, 0)
+        mask &= room >= need
+        low = np.array(item.low, dtype=np.int64) * need
+        totals[item.kind] = totals.get(item.kind, 0) + low
+        kind_pools.setdefault(item.kind, set()).update(item.pools)
+    for kind, low in totals.items():
+        available = sum(np.maximum(frees[p], 0) for p in kind_pools[kind])
+        mask &= np.all(available >= low[:, None], axis=0)
+    return mask
+
+
+def _feasible_window(site: _Site, start: int, end: int) -> bool:
+    problem = _problem(site, start, end)
+    if site.simple:
+        return all(
+            any(packing.fits_alone(item, problem.free[p]) for p in item.pools)
+            for item in site.items
+        )
+    return packing.assign(problem) is not None
+
+
+def _longest(site: _Site, start: int, dmin: int, dmax: int, step: int) -> int:
+    """The longest duration that fits at ``start``: dmax, else the latest end on the grid
+    before a pool's free capacity drops (or dmin, which is known to fit)."""
+    if dmin == dmax or _feasible_window(site, start, start + dmax):
+        return dmax
+    drops = np.concatenate([profile.drops() for profile in site.profiles])
+    ends = np.unique(drops // step * step)
+    ends = ends[(ends > start + dmin) & (ends < start + dmax)].tolist()
+    low, high = 0, len(ends)
+    while low < high:
+        mid = (low + high) // 2
+        if _feasible_window(site, start, ends[mid]):
+            low = mid + 1
+        else:
+            high = mid
+    return (ends[low - 1] if low else start + dmin) - start
+
+
+def _problem(site: _Site, start: int, end: int) -> Problem:
+    free = [
+        profile.window_min_one(start - prep, end)
+        for profile, prep in zip(site.profiles, site.prep, strict=True)
+    ]
+    return Problem(site.items, free, site.groups)
+
+
+def _offer(choice: _Choice, step: int) -> Offer:
+    site, problem, start = choice.site, choice.problem, choice.start
+    end = start + choice.duration
+    amounts = packing.grow(problem, choice.assignment)
+    grants = []
+    for item, report, granted, p in zip(
+        problem.items, site.reports, amounts, choice.assignment, strict=True
+    ):
+        by_dim = dict(zip(item.dims, granted, strict=True))
+        grants.append(
+            Grant(
+                component=item.component,
+                replica=item.replica,
+                pool=site.pools[p].slug,
+                amounts={dim: by_dim[dim] for dim in report},
+                start=start - site.prep[p],
+                end=end,
+            )
+        )
+    return Offer(
+        site=site.name,
+        start=start,
+        end=end,
+        preparation_start=min(grant.start for grant in grants),
+        grants=tuple(grants),
+    )
+
+
+def _sites(
+    *, pools: Sequence[Pool], request: Request, datasets: Sequence[Dataset], step: int
+) -> tuple[list[_Site], list[Reason], dict[str, tuple[str, ...]]]:
+    """Each site where every component and dataset has an eligible pool, with its items;
+    also the dimensions the request uses per pool kind (one profile row each)."""
+    names = list(dict.fromkeys(pool.site for pool in pools))
+    reasons: list[Reason] = []
+    if request.site is not None:
+        if request.site not in names:
+            reason = Reason("no-site", None, None, f"there is no pool at site {request.site!r}")
+            return [], [reason], {}
+        names = [request.site]
+    catalogue = {dataset.slug: dataset for dataset in datasets}
+    for slug in request.datasets:
+        if slug not in catalogue:
+            message = f"dataset {slug!r} is unknown"
+            return [], [Reason("dataset", f"dataset:{slug}", None, message)], {}
+    kind_dims: dict[str, tuple[str, ...]] = {}
+    wants = [(c.kind, dim) for c in request.components for dim in c.amounts]
+    if request.datasets:
+        wants += [("storage", "size_gib"), ("data", "readers")]
+    for kind, dim in wants:
+        kind_dims[kind] = tuple(dict.fromkeys((*kind_dims.get(kind, ()), dim)))
+    sites = []
+    for order, name in enumerate(names):
+        local = [pool for pool in pools if pool.site == name]
+        site, why = _site(
+            name=name,
+            order=order,
+            local=local,
+            every_pool={pool.slug: pool for pool in pools},
+            request=request,
+            datasets=[catalogue[slug] for slug in request.datasets],
+            kind_dims=kind_dims,
+            step=step,
+        )
+        if site is None:
+            reasons.extend(why)
+        else:
+            sites.append(site)
+    return sites, reasons, kind_dims
+
+
+def _site(
+    *,
+    name: str,
+    order: int,
+    local: list[Pool],
+    every_pool: dict[str, Pool],
+    request: Request,
+    datasets: list[Dataset],
+    kind_dims: dict[str, tuple[str, ...]],
+    step: int,
+) -> tuple[_Site | None, list[Reason]]:
+    reasons: list[Reason] = []
+    wanted: list[tuple[Component, tuple[str, ...], list[Pool]]] = []
+    for component in request.components:
+        eligible = [pool for pool in local if pool.kind == component.kind]
+        if not eligible:
+            message = f"{component.name}: no {component.kind} pool at site {name}"
+            reasons.append(Reason("no-eligible-pool", component.name, None, message))
+        wanted.append((component, tuple(component.amounts), eligible))
+    staging = 0
+    extra: list[tuple[str, str, int, list[Pool]]] = []
+    for dataset in datasets:
+        label = f"dataset:{dataset.slug}"
+        here = next((r for r in dataset.replicas if r.site == name), None)
+        if here is not None:
+            if here.data_pool is None:
+                continue
+            pool = every_pool.get(here.data_pool)
+            if pool is None or pool.site != name or pool.kind != "data":
+                message = f"{label}: data pool {here.data_pool!r} is not a data pool at {name}"
+                reasons.append(Reason("dataset", label, "readers", message))
+                continue
+            extra.append((label, "readers", 1, [pool]))
+            continue
+        rates = [r.staging_gib_per_hour for r in dataset.replicas if r.staging_gib_per_hour > 0]
+        storage = [pool for pool in local if pool.kind == "storage"]
+        if not rates:
+            message = f"{label}: no replica of {dataset.slug} to copy to {name} from"
+            reasons.append(Reason("dataset", label, None, message))
+            continue
+        if not storage:
+            message = f"{label}: no storage pool at {name} to copy {dataset.slug} to"
+            reasons.append(Reason("no-eligible-pool", label, "size_gib", message))
+            continue
+        staging = max(staging, _ceil(math.ceil(dataset.size_gib * 3600 / max(rates)), step))
+        extra.append((label, "size_gib", dataset.size_gib, storage))
+    if reasons:
+        return None, reasons
+    used = {pool.slug for _, _, eligible in wanted for pool in eligible}
+    used |= {pool.slug for *_, eligible in extra for pool in eligible}
+    chosen = [pool for pool in local if pool.slug in used]
+    index = {pool.slug: p for p, pool in enumerate(chosen)}
+    items, reports = [], []
+    for component, report, eligible in wanted:
+        kd = kind_dims[component.kind]
+        low = tuple(component.amounts[d].min if d in component.amounts else 0 for d in kd)
+        high = tuple(component.amounts[d].max if d in component.amounts else 0 for d in kd)
+        allowed = tuple(index[pool.slug] for pool in eligible)
+        for replica in range(component.replicas):
+            items.append(Item(component.name, replica, component.kind, kd, low, high, allowed))
+            reports.append(report)
+    for label, dim, amount, eligible in extra:
+        kind = eligible[0].kind
+        kd = kind_dims[kind]
+        low = tuple(amount if d == dim else 0 for d in kd)
+        allowed = tuple(index[pool.slug] for pool in eligible)
+        items.append(Item(label, 0, kind, kd, low, low, allowed))
+        reports.append((dim,))
+    prep = [pool.setup_seconds + staging for pool in chosen]
+    site = _Site(name, order, chosen, prep, items, reports, packing.group_items(items))
+    return site, []
+
+
+def _profiles(
+    sites: list[_Site], dims: dict[str, tuple[str, ...]], load: Sequence[Load], lo: int, hi: int
+) -> dict[str, FreeProfile]:
+    """One free profile per pool the request may use, over [lo, hi), built in one pass."""
+    wanted: dict[str, list[Load]] = {pool.slug: [] for site in sites for pool in site.pools}
+    for item in load:
+        bucket = wanted.get(item.pool)
+        if bucket is not None and item.start < hi and item.end > lo:
+            bucket.append(item)
+    profiles = {}
+    for site in sites:
+        for pool in site.pools:
+            profiles[pool.slug] = build_profile(
+                pool=pool, loads=wanted[pool.slug], lo=lo, hi=hi, dims=dims[pool.kind]
+            )
+    return profiles
+
+
+def _attach(sites: list[_Site], profiles: dict[str, FreeProfile]) -> None:
+    for site in sites:
+        site.profiles = [profiles[pool.slug] for pool in site.pools]
+
+
+def _ceil(value: int, step: int) -> int:
+    return -(-value // step) * step
+
+
+def _ceil_array(values: np.ndarray, step: int) -> np.ndarray:
+    return -(-values // step) * step
+
+
+def _dedupe(reasons: list[Reason]) -> list[Reason]:
+    return list(dict.fromkeys(reasons))
+
+
+def _iso(t: int) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:g} h"
+
+
+# --- NO answers: reasons -----------------------------------------------------------------
+
+
+def _diagnose(
+    planner: _Planner,
+    sites: list[_Site],
+    request: Request,
+    first: int,
+    dims: dict[str, tuple[str, ...]],
+    lo: int,
+    hi: int,
+) -> list[Reason]:
+    """Machine-readable reasons: which component, which dimension, which constraint."""
+    latest = request.start_latest
+    if first > latest:
+        message = (
+            f"the start window {_iso(request.start_earliest)}..{_iso(latest)} holds no start "
+            f"on the {planner.step} s grid"
+        )
+        return [Reason("window", None, None, message)]
+    dmin = request.duration.min
+    empty = {
+        pool.slug: build_profile(pool=pool, loads=(), lo=lo, hi=hi, dims=dims[pool.kind])
+        for site in sites
+        for pool in site.pools
+    }
+    reasons: list[Reason] = []
+    labels = list(dict.fromkeys(item.component for site in sites for item in site.items))
+    for label in labels:
+        found = _diagnose_component(planner, sites, empty, label, first, latest, dmin)
+        reasons.extend(found)
+    if not reasons:
+        message = (
+            "every component fits on its own, but never all together at one site for "
+            f"{_hours(dmin)} in the window"
+        )
+        reasons.append(Reason("packing", None, None, message))
+    return reasons
+
+
+def _diagnose_component(
+    planner: _Planner,
+    sites: list[_Site],
+    empty: dict[str, FreeProfile],
+    label: str,
+    first: int,
+    latest: int,
+    dmin: int,
+) -> list[Reason]:
+    def fits_somewhere(items_of, profiles_of) -> bool:
+        for site in sites:
+            items = items_of(site)
+            if not items:
+                continue
+            trial = site.with_items(items, profiles_of(site))
+            if _earliest(trial, first, latest, dmin, planner.step) is not None:
+                return True
+        return False
+
+    def one(site: _Site, dim: int | None) -> list[Item]:
+        item = next((i for i in site.items if i.component == label), None)
+        if item is None:
+            return []
+        if dim is None:
+            return [item]
+        low = tuple(v if d == dim else 0 for d, v in enumerate(item.low))
+        return [replace(item, low=low)]
+
+    def loaded(site: _Site) -> list[FreeProfile]:
+        return site.profiles
+
+    def unloaded(site: _Site) -> list[FreeProfile]:
+        return [empty[pool.slug] for pool in site.pools]
+
+    sample = next(i for site in sites for i in site.items if i.component == label)
+    reasons = []
+    for d, dim in enumerate(sample.dims):
+        if sample.low[d] == 0:
+            continue
+        need = f"{sample.low[d]} {dim}"
+        if not fits_somewhere(lambda s, d=d: one(s, d), unloaded):
+            message = (
+                f"{label}: no {sample.kind} pool has {need} free for {_hours(dmin)} in the "
+                "window, even with nothing booked"
+            )
+            reasons.append(Reason("insufficient-capacity", label, dim, message))
+        elif not fits_somewhere(lambda s, d=d: one(s, d), loaded):
+            message = f"{label}: {need} is never free for {_hours(dmin)} in the window"
+            reasons.append(Reason("busy", label, dim, message))
+    if reasons:
+        return reasons
+    if not fits_somewhere(lambda s: one(s, None), loaded):
+        message = f"{label}: one replica never fits for {_hours(dmin)} in the window"
+        return [Reason("busy", label, None, message)]
+
+    def every(site: _Site) -> list[Item]:
+        return [i for i in site.items if i.component == label]
+
+    if len(every(next(iter(sites)))) > 1 and not fits_somewhere(every, loaded):
+        count = len(every(next(iter(sites))))
+        message = f"{label}: its {count} replicas never fit together in the window"
+        return [Reason("busy", label, None, message)]
+    return []
+
+
+# --- NO answers: suggestions -------------------------------------------------------------
+
+
+def _suggest(
+    *,
+    planner: _Planner,
+    pools: Sequence[Pool],
+    request: Request,
+    datasets: Sequence[Dataset],
+    profiles: dict[str, FreeProfile],
+    first: int,
+    horizon: int,
+) -> list[Suggestion]:
+    """Up to three nearest relaxations that work: fewer resources, shorter, later."""
+    step = planner.step
+
+    def attempt(relaxed: Request) -> Offer | None:
+        sites, _, _ = _sites(pools=pools, request=relaxed, datasets=datasets, step=step)
+        _attach(sites, profiles)
+        start = _ceil(relaxed.start_earliest, step)
+        offers = planner.offers(sites, relaxed, start, 1)
+        return offers[0] if offers else None
+
+    found = []
+    if first <= request.start_latest:
+        fewer = _fewer_resources(request, attempt)
+        if fewer is not None:
+            found.append(fewer)
+        shorter = _shorter_duration(request, attempt, step)
+        if shorter is not None:
+            found.append(shorter)
+    later_first = max(first, request.start_latest // step * step + step)
+    later_request = replace(
+        request, start_earliest=later_first, start_latest=request.start_latest + horizon
+    )
+    offer = attempt(later_request)
+    if offer is not None:
+        message = f"first fit after the window: {_iso(offer.start)} to {_iso(offer.end)}"
+        found.append(Suggestion("later-start", message, later_request, offer))
+    return found
+
+
+def _scaled(request: Request, percent: int) -> Request:
+    components = [
+        replace(
+            component,
+            amounts={
+                dim: Range(math.ceil(r.min * percent / 100), r.max)
+                for dim, r in component.amounts.items()
+            },
+        )
+        for component in request.components
+    ]
+    return replace(request, components=components)
+
+
+def _fewer_resources(request: Request, attempt) -> Suggestion | None:
+    """The earliest start where at least half the minimums fit (else a quarter, …), with the
+    largest percentage of them that fits at that start."""
+    percent = 50
+    while percent >= 1:
+        relaxed = _scaled(request, percent)
+        if [c.amounts for c in relaxed.components] == [c.amounts for c in request.components]:
+            return None
+        offer = attempt(relaxed)
+        if offer is not None:
+            break
+        percent //= 2
+    else:
+        return None
+    pinned = replace(request, start_earliest=offer.start, start_latest=offer.start)
+    low, high = percent, 99
+    while low < high:
+        mid = (low + high + 1) // 2
+        if attempt(_scaled(pinned, mid)) is not None:
+            low = mid
+        else:
+            high = mid - 1
+    relaxed = _scaled(request, low)
+    offer = attempt(relaxed)
+    totals: dict[str, int] = {}
+    for grant in offer.grants:
+        if not grant.component.startswith("dataset:"):
+            for dim, value in grant.amounts.items():
+                totals[dim] = totals.get(dim, 0) + value
+    granted = ", ".join(f"{value} {dim}" for dim, value in totals.items())
+    message = f"available with {granted} ({low}% of the minimum) at {_iso(offer.start)}"
+    return Suggestion("fewer-resources", message, relaxed, offer)
+
+
+def _shorter_duration(request: Request, attempt, step: int) -> Suggestion | None:
+    """The earliest start where at least half the minimum duration fits (else a quarter, …),
+    for the longest duration that fits there."""
+    dmin = request.duration.min
+    below = max(step, _ceil(dmin, step) - step)
+    fraction = 2
+    while True:
+        shortest = dmin // fraction // step * step
+        if shortest < step:
+            return None
+        relaxed = replace(request, duration=Range(shortest, max(shortest, below)))
+        offer = attempt(relaxed)
+        if offer is not None and offer.end - offer.start < dmin:
+            break
+        fraction *= 2
+    length = offer.end - offer.start
+    relaxed = replace(request, duration=Range(length, length))
+    offer = attempt(relaxed)
+    message = (
+        f"{_hours(length)} instead of {_hours(dmin)} from {_iso(offer.start)} to {_iso(offer.end)}"
+    )
+    return Suggestion("shorter-duration", message, relaxed, offer)

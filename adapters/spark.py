@@ -6,19 +6,22 @@ allocation's ``cores`` and ``memory_gib``, from the Spark that the `pyspark` whe
 with two connectors: the ``spark://`` URL and the master's web UI. An application that does not
 set ``spark.cores.max`` gets all the lease's cores and no more.
 
-Processes. The master and each worker run `spark-class` as detached processes in sessions of
-their own (they outlive the Celery worker that started them), logging into the lease's
-directory ``<state_dir>/spark/<uuid>/`` next to ``state.json`` (host, ports, pids, sizes).
-Each carries the lease as ``-Dwcidt.lease=<uuid>`` on its command line and ``WCIDT_LEASE=<uuid>``
-in its environment; executors and Python workers inherit the environment, so a scan of /proc
-finds every process of a lease even when ``state.json`` is lost or stale. A file lock per lease
-serialises prepare and release across processes.
+Processes. The master and each worker run `spark-class` detached: started in the background
+by a shell in a new session, so they are no children of the Celery worker that started them
+and outlive it. They log into the lease's directory ``<state_dir>/spark/<uuid>/``, next to
+``state.json`` (host, ports, sizes, and each daemon's pid with its start time, so a recycled pid
+is never mistaken for it). Each carries the lease as ``-Dwcidt.lease=<uuid>`` on its command
+line and ``WCIDT_LEASE=<uuid>`` in its environment; executors and Python workers inherit the
+environment, so a scan of /proc finds every process of a lease even when ``state.json`` is lost
+or stale. A file lock per lease serialises prepare and release across processes.
 
 - `prepare` is idempotent: a second call finds the master and workers in ``state.json`` and
-  only restarts what died. A lease whose sizes changed is restarted whole.
-- `status`: "gone" without state; "failed" when a recorded process died; "ready" when the
-  master answers on ``/json/`` with every worker alive and the granted cores and memory;
-  otherwise "preparing".
+  only restarts what died (killing first any process of the lease that no recorded daemon
+  started, such as a worker launched by a call that crashed before recording it). A dead master
+  or changed sizes restart the whole cluster.
+- `status`: "gone" without state; "failed" when a recorded daemon died; "ready" when the
+  master answers on ``/json/`` with exactly the recorded workers alive (told apart by their
+  ports) and the granted cores and memory; otherwise "preparing".
 - `release` sends SIGTERM to the process groups of every process of the lease, SIGKILL after a
   grace period, checks that none is left and then deletes the lease's directory.
 
@@ -31,8 +34,11 @@ Allocations must give ``cores`` (>= 1) and ``memory_gib`` (>= 1). Settings (all 
 - ``stop_grace_seconds`` (default 10): how long `release` waits between SIGTERM and SIGKILL.
 - ``state_dir``: see `adapters.base`.
 
-The master's REST submission server is switched off (it accepts unauthenticated submissions),
-and ports are chosen free per lease and kept in ``state.json``.
+The master's REST submission server is switched off (it accepts unauthenticated submissions).
+Ports are chosen free when a daemon starts and kept in ``state.json``; ``spark.port.maxRetries``
+is 0 so a port taken meanwhile fails the start (retryable) instead of moving silently. The
+daemons' own heaps (``SPARK_DAEMON_MEMORY``, Spark's default 1 GiB each) come on top of the
+granted memory, which is what the workers offer to executors.
 """
 
 from __future__ import annotations
@@ -247,7 +253,6 @@ def _environment(home: Path, lease: LeaseSpec, state: Mapping[str, Any]) -> dict
         {
             "SPARK_HOME": str(home),
             "SPARK_LOCAL_IP": state["host"],
-            # maxRetries=0: a port taken meanwhile fails the start instead of moving silently.
             "SPARK_DAEMON_JAVA_OPTS": (
                 f"-Dwcidt.lease={lease.uuid} -Dspark.master.rest.enabled=false "
                 "-Dspark.port.maxRetries=0"

@@ -1,6 +1,8 @@
 import json
+import os
 import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,7 +96,7 @@ def test_records_carry_time_and_pid(settings):
     get_adapter("simulated", settings).reserve(lease)
 
     (record,) = records_for(lease, settings)
-    assert record["pid"] == __import__("os").getpid()
+    assert record["pid"] == os.getpid()
     assert before <= datetime.fromisoformat(record["time"]) <= datetime.now(UTC)
 
 
@@ -205,3 +207,30 @@ def test_concurrent_prepares_in_separate_processes_prepare_once(settings):
     )
     assert recorded[:2] == [("prepare", "started"), ("prepare", "done")]
     assert len({r["pid"] for r in records_for(lease, settings)}) == 4
+
+
+def test_a_prepare_killed_midway_is_preparing_until_prepared_again(settings):
+    slow = {**settings, "prepare_seconds": 30}
+    lease = make_lease()
+    argument = json.dumps([slow, str(lease.uuid), START.isoformat(), lease.end.isoformat()])
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-c", PREPARE_SCRIPT, argument], cwd=repo)
+    try:
+        deadline = time.monotonic() + 30
+        while ops(lease, settings) != [("prepare", "started")]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        process.wait()
+    adapter = get_adapter("simulated", settings)
+    assert adapter.status(lease) == "preparing"
+
+    adapter.prepare(lease)
+
+    assert adapter.status(lease) == "ready"
+    assert ops(lease, settings) == [
+        ("prepare", "started"),
+        ("prepare", "started"),
+        ("prepare", "done"),
+    ]

@@ -19,11 +19,6 @@ cluster_ready() {
         timeout 10 sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | grep -Eq '^(idle|mixed|allocated)'
 }
 
-if [ -f "$CONF" ] && cluster_ready; then
-    log "cluster already up: $(sinfo -h -N -o '%N %T %c')"
-    exit 0
-fi
-
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 if ! installed slurm-wlm || ! installed munge; then
@@ -77,6 +72,7 @@ SlurmdUser=root
 AuthType=auth/munge
 CryptoType=crypto/munge
 MpiDefault=none
+MailProg=/bin/true
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none
@@ -106,15 +102,27 @@ fi
 rm -f "$NEW_CONF"
 
 # --- daemons -------------------------------------------------------------------------------
-running() { pgrep -x "$1" >/dev/null; }
+if [ "$CONF_CHANGED" = 0 ] && cluster_ready; then
+    log "cluster already up: $(sinfo -h -N -o '%N %T %c')"
+    exit 0
+fi
+
+# The daemons write their pid files (SlurmctldPidFile, SlurmdPidFile above).
+daemon_pid() { cat "/run/$1.pid" 2>/dev/null; }
+running() {
+    local pid
+    pid="$(daemon_pid "$1")" && [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ]
+}
 
 if [ "$CONF_CHANGED" = 1 ]; then
     # A changed node definition needs both daemons restarted, not just reconfigured.
     for daemon in slurmd slurmctld; do
         if running "$daemon"; then
             log "stopping $daemon (configuration changed)"
-            pkill -x "$daemon" || true
-            for _ in $(seq 50); do running "$daemon" || break; sleep 0.1; done
+            pid="$(daemon_pid "$daemon")"
+            kill "$pid" || true
+            # Wait for the process itself: the pid file goes before the daemon has quit.
+            for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
         fi
     done
 fi

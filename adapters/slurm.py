@@ -86,8 +86,9 @@ class SlurmAdapter:
         if have is None:
             _create(want, now)
         elif _same_size(have, want):
-            if not _same_times(have, want, now) or have.users != want.users:
-                _update(want, now)
+            changes = _changes(have, want, now)
+            if changes:
+                scontrol("update", f"ReservationName={want.name}", *changes)
         else:
             _delete(want.name)
             _create(want, now)
@@ -237,12 +238,6 @@ def _create(want: Reservation, now: datetime) -> None:
     scontrol(*args)
 
 
-def _update(want: Reservation, now: datetime) -> None:
-    scontrol(
-        "update", f"ReservationName={want.name}", *_time_args(want, now), f"Users={want.users}"
-    )
-
-
 def _delete(name: str) -> None:
     """Cancel the reservation's jobs, wait until they have left, then delete it."""
     run(["scancel", f"--reservation={name}"], check=False)
@@ -269,9 +264,18 @@ def _same_size(have: Reservation, want: Reservation) -> bool:
     return not want.nodes or _hostnames(have.nodes or "") == _hostnames(want.nodes)
 
 
-def _same_times(have: Reservation, want: Reservation, now: datetime) -> bool:
+def _changes(have: Reservation, want: Reservation, now: datetime) -> list[str]:
+    """The update arguments that make `have` into `want` (same size), none when they match."""
+    changes = []
+    # A reservation that has begun keeps its start when the lease's start is past too.
     started = have.start <= now and want.start <= now + START_SLACK
-    return have.end == want.end and (have.start == want.start or started)
+    if have.start != want.start and not started:
+        changes.append(_time_args(want, now)[0])
+    if have.end != want.end:
+        changes.append(f"EndTime={_format_time(want.end)}")
+    if have.users != want.users:
+        changes.append(f"Users={want.users}")
+    return changes
 
 
 def _hostnames(hostlist: str) -> list[str]:

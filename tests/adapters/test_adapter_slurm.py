@@ -117,6 +117,19 @@ def test_a_lease_already_started_is_reserved_from_now(adapter, leases):
     assert reservation.end == lease.end
 
 
+def test_extending_a_running_lease_moves_only_the_end(adapter, leases):
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    lease = make_lease(leases, start=start, hours=1)
+    adapter.prepare(lease)
+    before = show_reservation(f"wcidt-{lease.uuid}")
+
+    extended = make_lease(leases, start=start, hours=2, lease_id=lease.uuid)
+    adapter.reserve(extended)
+
+    after = show_reservation(f"wcidt-{lease.uuid}")
+    assert (after.start, after.end, after.cores) == (before.start, extended.end, 1)
+
+
 def test_release_deletes_it_and_release_twice_is_fine(adapter, leases):
     lease = make_lease(leases, start=datetime.now(UTC) + timedelta(hours=1))
     adapter.reserve(lease)

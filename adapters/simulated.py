@@ -94,7 +94,8 @@ class SimulatedAdapter:
     @contextmanager
     def _locked(self, lease: LeaseSpec) -> Iterator[Path]:
         path = self._path(lease)
-        with lease_lock(path.with_suffix(".lock")):
+        # The records file is its own lock file: it is never removed, so that is safe.
+        with lease_lock(path):
             yield path
 
     def _maybe_fail(self, path: Path, op: str, settings: Mapping[str, Any]) -> None:

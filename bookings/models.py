@@ -43,6 +43,11 @@ class OfferSet(models.Model):
     class Meta:
         ordering = ["-created"]
         indexes = [models.Index(fields=["owner", "-created"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(result__in=OfferSetResult.values), name="offer_set_result_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name or 'offer set'} ({self.result}, {self.created:%Y-%m-%d %H:%M})"
@@ -83,6 +88,11 @@ class Lease(models.Model):
             models.Index(fields=["phase", "start"]),
         ]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(phase__in=Phase.values),
+                name="lease_phase_valid",
+                violation_error_message="Unknown lease phase.",
+            ),
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")),
                 name="lease_end_after_start",
@@ -197,4 +207,3 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
-

@@ -10,7 +10,7 @@ run next to a running ``make run`` reuses its services and leaves them up.
 
 Usage::
 
-    python -m scheduler.embedded exec -- CMD ARGS…   # start what is missing, run CMD, stop what we started
+    python -m scheduler.embedded exec -- CMD ARGS…  # start what is missing, run CMD, stop it after
     python -m scheduler.embedded up | down | status
 """
 
@@ -77,12 +77,14 @@ def _as_pg_user() -> dict:
         return {}
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
+    except KeyError:  # first run on this machine
         subprocess.run(
             ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_SYSTEM_USER],
             check=True,
         )
-    return {"user": PG_SYSTEM_USER}
+    # Drop root's groups too: a directory's group bits would otherwise apply to us.
+    entry = pwd.getpwnam(PG_SYSTEM_USER)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def _chown_for_pg(path: Path) -> None:

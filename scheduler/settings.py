@@ -39,9 +39,7 @@ _embedded = embedded_urls()
 SECRET_KEY = os.environ.get("SECRET_KEY") or _development_secret_key()
 DEBUG = env_bool("DEBUG", default="SECRET_KEY" not in os.environ)
 ALLOWED_HOSTS = [h for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
-CSRF_TRUSTED_ORIGINS = [
-    o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o
-]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

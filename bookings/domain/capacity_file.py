@@ -1,0 +1,420 @@
+"""The capacity file of DESIGN §7 (`load_capacity FILE.json`): load it all or nothing, dump it.
+
+Sites, pools, datasets and templates are matched by slug and updated in place; capacity
+changes by (pool, start, end); leases by `id` when the file gives one. Loading the same file
+twice therefore changes nothing, and `capacity_file_dump()` writes back a file that loads to
+the same state. Every problem is reported with the path of its entry (``pools[2].capacity:
+…``) and nothing is written unless the whole file is good and no pool ends up over capacity.
+"""
+
+import re
+import uuid
+import zoneinfo
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.utils.dateparse import parse_datetime
+
+from bookings.choices import ActorKind, Phase
+from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.queries import pools_over_capacity
+from bookings.models import Allocation, Lease, LeaseEvent
+from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND, PoolKind
+from resources.models import CapacityChange, Dataset, DatasetReplica, Pool, Site, Template
+
+_SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
+_SECTIONS = ("sites", "pools", "capacity_changes", "datasets", "templates", "leases")
+_TOP_KEYS = set(_SECTIONS)
+
+
+class _Checker:
+    """Collects every problem of a file, each with its path, before anything is written."""
+
+    def __init__(self) -> None:
+        self.errors: list[FieldError] = []
+        # Slugs the file defines, even in entries that failed: their uses are not re-reported.
+        self.declared: dict[str, set] = {"site": set(), "pool": set()}
+
+    def known(self, objects: dict, slug: Any, path: str, what: str) -> Any:
+        if slug not in objects and slug not in self.declared[what]:
+            self.fail(path, f"unknown {what} {slug!r}")
+        return objects.get(slug)
+
+    def fail(self, path: str, message: str) -> None:
+        self.errors.append(FieldError(path, message))
+
+    def keys(self, entry: Any, path: str, required: set[str], optional: set[str]) -> bool:
+        if not isinstance(entry, dict):
+            self.fail(path, "must be an object")
+            return False
+        for key in sorted(required - entry.keys()):
+            self.fail(f"{path}.{key}", "is required")
+        for key in sorted(entry.keys() - required - optional):
+            self.fail(f"{path}.{key}", "is not a known key")
+        return required <= entry.keys()
+
+    def slug(self, value: Any, path: str) -> str | None:
+        if not isinstance(value, str) or not _SLUG.match(value):
+            self.fail(path, f"{value!r} is not a slug (letters, digits, '-' and '_')")
+            return None
+        return value
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            self.fail(path, "must be a string")
+            return ""
+        return value
+
+    def instant(self, value: Any, path: str) -> datetime | None:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+        if parsed is None or parsed.tzinfo is None:
+            self.fail(path, f"{value!r} is not an ISO 8601 date-time with a time zone")
+            return None
+        return parsed
+
+    def amounts(self, value: Any, path: str, kind: str | None, nullable: bool = False) -> dict:
+        if not isinstance(value, dict) or not value:
+            self.fail(path, "must be a non-empty object of dimension: amount")
+            return {}
+        allowed = DIMENSIONS_BY_KIND.get(kind, DIMENSIONS) if kind else DIMENSIONS
+        good = {}
+        for dim, amount in value.items():
+            if dim not in allowed:
+                where = f"a {kind} pool" if kind else "a pool"
+                known = ", ".join(allowed)
+                self.fail(f"{path}.{dim}", f"unknown dimension for {where} (known: {known})")
+            elif amount is None and nullable:
+                continue
+            elif isinstance(amount, bool) or not isinstance(amount, int):
+                self.fail(f"{path}.{dim}", f"{amount!r} is not a whole number")
+            elif amount < 0:
+                self.fail(f"{path}.{dim}", f"{amount} is negative; capacities are ≥ 0")
+            else:
+                good[dim] = amount
+        return good
+
+
+def capacity_file_load(*, data: Any) -> dict[str, int]:
+    """Validate and write a capacity file in one transaction; return counts per section.
+
+    Raises DomainError listing every problem (path and reason) and writes nothing on error.
+    """
+    check = _Checker()
+    if not isinstance(data, dict):
+        raise DomainError("The capacity file must be a JSON object.")
+    for key in sorted(data.keys() - _TOP_KEYS):
+        check.fail(key, f"is not a known section (known: {', '.join(sorted(_TOP_KEYS))})")
+    for key in ("sites", "pools"):
+        if key not in data:
+            check.fail(key, "is required (it may be an empty list)")
+    sections = {}
+    for key in _SECTIONS:
+        value = data.get(key, [])
+        if not isinstance(value, list):
+            check.fail(key, "must be a list")
+            value = []
+        sections[key] = value
+    if check.errors:
+        raise DomainError("The capacity file is not valid.", errors=check.errors)
+
+    with transaction.atomic():
+        counts = _load(check, sections)
+        if check.errors:
+            transaction.set_rollback(True)
+            raise DomainError("The capacity file is not valid; nothing was written.",
+                              errors=check.errors)  # fmt: skip
+        overloads = pools_over_capacity() if counts["leases"] else []
+        if overloads:
+            transaction.set_rollback(True)
+            raise DomainError(
+                "The leases in the file do not fit the capacity; nothing was written.",
+                code="over-capacity",
+                errors=[
+                    FieldError(
+                        f"leases (pool {o['pool']})",
+                        f"{o['load']} {o['dimension']} booked at {o['at']:%Y-%m-%dT%H:%M:%SZ}"
+                        f" but the capacity is {o['capacity']}",
+                    )
+                    for o in overloads[:10]
+                ],
+            )
+    return counts
+
+
+def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
+    sites = {s.slug: s for s in Site.objects.all()}
+    for i, entry in enumerate(sections["sites"]):
+        path = f"sites[{i}]"
+        if not check.keys(entry, path, {"slug", "name"}, {"timezone", "description"}):
+            continue
+        slug = check.slug(entry["slug"], f"{path}.slug")
+        check.declared["site"].add(entry["slug"])
+        tz = entry.get("timezone", "UTC")
+        if tz not in zoneinfo.available_timezones():
+            check.fail(f"{path}.timezone", f"{tz!r} is not an IANA time zone")
+        if slug and not check.errors:
+            sites[slug], _ = Site.objects.update_or_create(
+                slug=slug,
+                defaults={"name": check.text(entry["name"], f"{path}.name"), "timezone": tz,
+                          "description": entry.get("description", "")},
+            )  # fmt: skip
+
+    pools = {p.slug: p for p in Pool.objects.all()}
+    for i, entry in enumerate(sections["pools"]):
+        path = f"pools[{i}]"
+        optional = {"adapter", "adapter_settings", "enabled", "description"}
+        if not check.keys(entry, path, {"slug", "site", "kind", "capacity"}, optional):
+            continue
+        slug = check.slug(entry["slug"], f"{path}.slug")
+        check.declared["pool"].add(entry["slug"])
+        site = check.known(sites, entry["site"], f"{path}.site", "site")
+        kind = entry["kind"]
+        if kind not in PoolKind.values:
+            check.fail(f"{path}.kind", f"{kind!r} is not one of {', '.join(PoolKind.values)}")
+            kind = None
+        capacity = check.amounts(entry["capacity"], f"{path}.capacity", kind)
+        settings = entry.get("adapter_settings", {})
+        if not isinstance(settings, dict):
+            check.fail(f"{path}.adapter_settings", "must be an object")
+        if slug and site and kind and not check.errors:
+            pools[slug], _ = Pool.objects.update_or_create(
+                slug=slug,
+                defaults={
+                    "site": site, "kind": kind, "adapter": entry.get("adapter", "simulated"),
+                    "adapter_settings": settings, "enabled": bool(entry.get("enabled", True)),
+                    "description": entry.get("description", ""),
+                    **{d: capacity.get(d, 0) for d in DIMENSIONS},
+                },
+            )  # fmt: skip
+
+    for i, entry in enumerate(sections["capacity_changes"]):
+        path = f"capacity_changes[{i}]"
+        if not check.keys(entry, path, {"pool", "start", "capacity"}, {"end", "reason"}):
+            continue
+        pool = check.known(pools, entry["pool"], f"{path}.pool", "pool")
+        start = check.instant(entry["start"], f"{path}.start")
+        end = check.instant(entry["end"], f"{path}.end") if entry.get("end") else None
+        if start and end and end <= start:
+            check.fail(f"{path}.end", "must be after the start")
+        capacity = check.amounts(entry["capacity"], f"{path}.capacity", pool and pool.kind, True)
+        if pool and start and capacity and not check.errors:
+            CapacityChange.objects.update_or_create(
+                pool=pool, start=start, end=end,
+                defaults={"reason": entry.get("reason", ""),
+                          **{d: capacity.get(d) for d in DIMENSIONS}},
+            )  # fmt: skip
+
+    for i, entry in enumerate(sections["datasets"]):
+        path = f"datasets[{i}]"
+        if not check.keys(entry, path, {"slug", "size_gib"}, {"name", "replicas"}):
+            continue
+        slug = check.slug(entry["slug"], f"{path}.slug")
+        size = entry["size_gib"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            check.fail(f"{path}.size_gib", f"{size!r} is not a whole number ≥ 0")
+        replicas = entry.get("replicas", [])
+        if not isinstance(replicas, list):
+            check.fail(f"{path}.replicas", "must be a list")
+            replicas = []
+        if not (slug and not check.errors):
+            continue
+        dataset, _ = Dataset.objects.update_or_create(
+            slug=slug, defaults={"size_gib": size, "name": entry.get("name", "")}
+        )
+        for j, replica in enumerate(replicas):
+            rpath = f"{path}.replicas[{j}]"
+            if not check.keys(replica, rpath, {"site", "staging_gib_per_hour"}, {"data_pool"}):
+                continue
+            site = check.known(sites, replica["site"], f"{rpath}.site", "site")
+            rate = replica["staging_gib_per_hour"]
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+                check.fail(f"{rpath}.staging_gib_per_hour", f"{rate!r} is not a positive number")
+            data_pool = None
+            if replica.get("data_pool"):
+                data_pool = pools.get(replica["data_pool"])
+                if data_pool is None or data_pool.kind != PoolKind.DATA:
+                    check.fail(f"{rpath}.data_pool", f"{replica['data_pool']!r} is no data pool")
+                elif data_pool.site_id != (site and site.id):
+                    check.fail(f"{rpath}.data_pool", "must be at the replica's site")
+            if site and not check.errors:
+                DatasetReplica.objects.update_or_create(
+                    dataset=dataset, site=site,
+                    defaults={"staging_gib_per_hour": rate, "data_pool": data_pool},
+                )  # fmt: skip
+
+    for i, entry in enumerate(sections["templates"]):
+        path = f"templates[{i}]"
+        if not check.keys(entry, path, {"slug", "name", "request"}, {"description"}):
+            continue
+        slug = check.slug(entry["slug"], f"{path}.slug")
+        if not isinstance(entry["request"], dict):
+            check.fail(f"{path}.request", "must be an object (a request, DESIGN §4)")
+        if slug and not check.errors:
+            Template.objects.update_or_create(
+                slug=slug,
+                defaults={"name": check.text(entry["name"], f"{path}.name"),
+                          "request": entry["request"],
+                          "description": entry.get("description", "")},
+            )  # fmt: skip
+
+    for i, entry in enumerate(sections["leases"]):
+        _load_lease(check, f"leases[{i}]", entry, pools)
+
+    return {key: len(value) for key, value in sections.items()}
+
+
+def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) -> None:
+    required = {"owner", "phase", "start", "end", "allocations"}
+    if not check.keys(entry, path, required, {"id", "name", "expires", "preparation_start"}):
+        return
+    if entry["phase"] not in Phase.values:
+        check.fail(f"{path}.phase", f"{entry['phase']!r} is not a lease phase")
+    start = check.instant(entry["start"], f"{path}.start")
+    end = check.instant(entry["end"], f"{path}.end")
+    if start and end and end <= start:
+        check.fail(f"{path}.end", "must be after the start")
+    expires = check.instant(entry["expires"], f"{path}.expires") if "expires" in entry else None
+    if entry["phase"] == Phase.OFFERED and expires is None:
+        check.fail(f"{path}.expires", "is required for an OFFERED lease")
+    lease_id = None
+    if "id" in entry:
+        try:
+            lease_id = uuid.UUID(str(entry["id"]))
+        except ValueError:
+            check.fail(f"{path}.id", f"{entry['id']!r} is not a UUID")
+    owner_name = entry["owner"]
+    if not isinstance(owner_name, str) or not owner_name:
+        check.fail(f"{path}.owner", "must be a user name")
+    allocations = entry["allocations"]
+    if not isinstance(allocations, list) or not allocations:
+        check.fail(f"{path}.allocations", "must be a non-empty list")
+        allocations = []
+    rows, sites = [], set()
+    for j, alloc in enumerate(allocations):
+        apath = f"{path}.allocations[{j}]"
+        optional = {"start", "end", "component", "replica"}
+        if not check.keys(alloc, apath, {"pool", "amounts"}, optional):
+            continue
+        pool = check.known(pools, alloc["pool"], f"{apath}.pool", "pool")
+        if pool is None:
+            continue
+        sites.add(pool.site_id)
+        amounts = check.amounts(alloc["amounts"], f"{apath}.amounts", pool.kind)
+        a_start = check.instant(alloc["start"], f"{apath}.start") if "start" in alloc else start
+        a_end = check.instant(alloc["end"], f"{apath}.end") if "end" in alloc else end
+        if a_start and a_end and a_end <= a_start:
+            check.fail(f"{apath}.end", "must be after the start")
+        rows.append((pool, amounts, a_start, a_end, alloc.get("component", ""),
+                     alloc.get("replica", 0)))  # fmt: skip
+    if len(sites) > 1:
+        check.fail(f"{path}.allocations", "all allocations of a lease must be at one site")
+    if check.errors or not (start and end):
+        return
+    prep = min([start, *(r[2] for r in rows)])
+    if "preparation_start" in entry:
+        prep = check.instant(entry["preparation_start"], f"{path}.preparation_start") or prep
+    owner, _ = get_user_model().objects.get_or_create(username=owner_name)
+    fields = {
+        "owner": owner, "phase": entry["phase"], "name": entry.get("name", ""),
+        "site_id": sites.pop(), "start": start, "end": end, "preparation_start": prep,
+        "expires": expires,
+    }  # fmt: skip
+    if lease_id:
+        lease, created = Lease.objects.update_or_create(id=lease_id, defaults=fields)
+        lease.allocations.all().delete()
+    else:
+        lease, created = Lease.objects.create(**fields), True
+    Allocation.objects.bulk_create(
+        Allocation(lease=lease, pool=pool, component=component, replica=replica,
+                   period=DateTimeTZRange(a_start, a_end, "[)"),
+                   **{d: amounts.get(d, 0) for d in DIMENSIONS})
+        for pool, amounts, a_start, a_end, component, replica in rows
+    )  # fmt: skip
+    LeaseEvent.objects.create(
+        lease=lease, to_phase=lease.phase, actor_kind=ActorKind.OPERATOR,
+        message="loaded from a capacity file" if created else "updated from a capacity file",
+    )  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def capacity_file_dump() -> dict[str, list]:
+    """The whole inventory, and every lease, in the capacity-file format."""
+    return {
+        "sites": [
+            {"slug": s.slug, "name": s.name, "timezone": s.timezone, "description": s.description}
+            for s in Site.objects.all()
+        ],
+        "pools": [
+            {
+                "slug": p.slug,
+                "site": p.site.slug,
+                "kind": p.kind,
+                "capacity": p.capacity(),
+                "adapter": p.adapter,
+                "adapter_settings": p.adapter_settings,
+                "enabled": p.enabled,
+                "description": p.description,
+            }
+            for p in Pool.objects.select_related("site")
+        ],
+        "capacity_changes": [
+            {
+                "pool": c.pool.slug,
+                "start": _iso(c.start),
+                "end": _iso(c.end),
+                "capacity": c.capacity(),
+                "reason": c.reason,
+            }
+            for c in CapacityChange.objects.select_related("pool").order_by("pool__slug", "start")
+        ],
+        "datasets": [
+            {
+                "slug": d.slug,
+                "name": d.name,
+                "size_gib": d.size_gib,
+                "replicas": [
+                    {
+                        "site": r.site.slug,
+                        "staging_gib_per_hour": r.staging_gib_per_hour,
+                        **({"data_pool": r.data_pool.slug} if r.data_pool else {}),
+                    }
+                    for r in d.replicas.select_related("site", "data_pool")
+                ],
+            }
+            for d in Dataset.objects.all()
+        ],
+        "templates": [
+            {"slug": t.slug, "name": t.name, "description": t.description, "request": t.request}
+            for t in Template.objects.all()
+        ],
+        "leases": [
+            {
+                "id": str(lease.id),
+                "owner": lease.owner.username,
+                "phase": lease.phase,
+                "name": lease.name,
+                "start": _iso(lease.start),
+                "end": _iso(lease.end),
+                "preparation_start": _iso(lease.preparation_start),
+                **({"expires": _iso(lease.expires)} if lease.expires else {}),
+                "allocations": [
+                    {
+                        "pool": a.pool.slug,
+                        "amounts": a.amounts(nonzero=True),
+                        "start": _iso(a.start),
+                        "end": _iso(a.end),
+                        "component": a.component,
+                        "replica": a.replica,
+                    }
+                    for a in lease.allocations.select_related("pool").order_by("id")
+                ],
+            }
+            for lease in Lease.objects.select_related("owner").order_by("start", "id")
+        ],
+    }

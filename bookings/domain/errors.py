@@ -1,0 +1,28 @@
+"""The one domain error type; the API renders it as RFC 9457 problem+json."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+@dataclass
+class DomainError(Exception):
+    """A refusal with a reason. `status` is the HTTP status the API answers with."""
+
+    title: str
+    status: int = 400
+    code: str = "invalid"
+    errors: list[FieldError] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return self.title
+        return self.title + "\n" + "\n".join(f"  - {e}" for e in self.errors)

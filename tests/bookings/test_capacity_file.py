@@ -1,0 +1,176 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from bookings.domain.capacity_file import capacity_file_dump, capacity_file_load
+from bookings.domain.errors import DomainError
+from bookings.models import Allocation, Lease, LeaseEvent
+from resources.models import CapacityChange, Dataset, Pool, Site, Template
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+def good_file() -> dict:
+    return {
+        "sites": [{"slug": "edi", "name": "Edinburgh", "timezone": "Europe/London",
+                   "description": ""}],
+        "pools": [
+            {"slug": "edi-scratch", "site": "edi", "kind": "storage",
+             "capacity": {"size_gib": 51200}, "adapter": "simulated", "adapter_settings": {},
+             "enabled": True, "description": ""},
+            {"slug": "edi-workers-1", "site": "edi", "kind": "compute",
+             "capacity": {"cores": 52, "memory_gib": 86, "gpus": 0}, "adapter": "simulated",
+             "adapter_settings": {"prepare_seconds": 1}, "enabled": True, "description": ""},
+        ],
+        "capacity_changes": [
+            {"pool": "edi-workers-1", "start": "2026-12-01T08:00:00Z",
+             "end": "2026-12-01T20:00:00Z", "capacity": {"cores": 0, "memory_gib": 0},
+             "reason": "maintenance"},
+        ],
+        "datasets": [{"slug": "gaia-dr3", "name": "", "size_gib": 3700,
+                      "replicas": [{"site": "edi", "staging_gib_per_hour": 500.0}]}],
+        "templates": [{"slug": "gaia-spark-large", "name": "Gaia DMP Spark — large",
+                       "description": "", "request": {"components": [], "duration": "PT9H"}}],
+        "leases": [
+            {"id": "0b7c9a3e-5d1f-4e8e-9f65-0f4a2c7d1e01", "owner": "astro",
+             "phase": "ACCEPTED", "name": "", "start": "2026-12-01T00:00:00Z",
+             "end": "2026-12-01T02:00:00Z", "preparation_start": "2026-12-01T00:00:00Z",
+             "allocations": [{"pool": "edi-workers-1", "amounts": {"cores": 26},
+                              "start": "2026-12-01T00:00:00Z", "end": "2026-12-01T02:00:00Z",
+                              "component": "", "replica": 0}]},
+        ],
+    }  # fmt: skip
+
+
+def test_a_file_round_trips_through_load_and_dump():
+    counts = capacity_file_load(data=good_file())
+    assert counts == {"sites": 1, "pools": 2, "capacity_changes": 1, "datasets": 1,
+                      "templates": 1, "leases": 1}  # fmt: skip
+    assert capacity_file_dump() == good_file()
+
+
+def test_loading_twice_changes_nothing():
+    capacity_file_load(data=good_file())
+    capacity_file_load(data=good_file())
+    assert capacity_file_dump() == good_file()
+    assert (Pool.objects.count(), CapacityChange.objects.count(), Lease.objects.count()) == (
+        2, 1, 1)  # fmt: skip
+
+
+def test_loaded_lease_gets_its_allocation_site_and_an_event():
+    capacity_file_load(data=good_file())
+    lease = Lease.objects.get()
+    assert lease.site.slug == "edi"
+    assert lease.owner.username == "astro"
+    assert Allocation.objects.get().amounts(nonzero=True) == {"cores": 26}
+    assert list(LeaseEvent.objects.values_list("to_phase", "actor_kind")) == [
+        ("ACCEPTED", "operator")]  # fmt: skip
+
+
+def test_allocation_interval_defaults_to_the_lease():
+    data = good_file()
+    del data["leases"][0]["allocations"][0]["start"]
+    del data["leases"][0]["allocations"][0]["end"]
+    del data["leases"][0]["id"]
+    capacity_file_load(data=data)
+    allocation = Allocation.objects.get()
+    assert (allocation.start.isoformat(), allocation.end.isoformat()) == (
+        "2026-12-01T00:00:00+00:00", "2026-12-01T02:00:00+00:00")  # fmt: skip
+
+
+def errors_of(data) -> list[str]:
+    with pytest.raises(DomainError) as info:
+        capacity_file_load(data=data)
+    return [str(e) for e in info.value.errors]
+
+
+def nothing_written() -> bool:
+    models = (Site, Pool, CapacityChange, Dataset, Template, Lease, Allocation)
+    return all(model.objects.count() == 0 for model in models)
+
+
+def test_unknown_dimension_names_the_entry_and_writes_nothing():
+    data = good_file()
+    data["pools"][0]["capacity"] = {"cores": 8}
+    assert errors_of(data) == [
+        "pools[0].capacity.cores: unknown dimension for a storage pool (known: size_gib)"
+    ]
+    assert nothing_written()
+
+
+def test_negative_capacity_is_refused():
+    data = good_file()
+    data["pools"][1]["capacity"]["cores"] = -4
+    assert errors_of(data) == ["pools[1].capacity.cores: -4 is negative; capacities are ≥ 0"]
+    assert nothing_written()
+
+
+def test_end_before_start_is_refused():
+    data = good_file()
+    data["capacity_changes"][0]["end"] = "2026-12-01T07:00:00Z"
+    assert errors_of(data) == ["capacity_changes[0].end: must be after the start"]
+    assert nothing_written()
+
+
+def test_unknown_pool_and_site_are_named():
+    data = good_file()
+    data["pools"][1]["site"] = "atlantis"
+    data["leases"][0]["allocations"][0]["pool"] = "nowhere"
+    # edi-workers-1 is in the file, so only its own entry is reported, not every use of it.
+    assert errors_of(data) == [
+        "pools[1].site: unknown site 'atlantis'",
+        "leases[0].allocations[0].pool: unknown pool 'nowhere'",
+    ]
+    assert nothing_written()
+
+
+def test_overbooking_leases_roll_back_the_whole_file():
+    data = good_file()
+    second = json.loads(json.dumps(data["leases"][0]))
+    second["id"] = "0b7c9a3e-5d1f-4e8e-9f65-0f4a2c7d1e02"
+    second["allocations"][0]["amounts"] = {"cores": 30}
+    data["leases"].append(second)
+    assert errors_of(data) == [
+        "leases (pool edi-workers-1): 56 cores booked at 2026-12-01T00:00:00Z"
+        " but the capacity is 52"]  # fmt: skip
+    assert nothing_written()
+
+
+def test_a_lease_inside_a_maintenance_window_does_not_fit():
+    data = good_file()
+    lease = data["leases"][0]
+    lease["start"] = lease["allocations"][0]["start"] = "2026-12-01T07:00:00Z"
+    lease["end"] = lease["allocations"][0]["end"] = "2026-12-01T09:00:00Z"
+    lease["preparation_start"] = lease["start"]
+    assert errors_of(data) == [
+        "leases (pool edi-workers-1): 26 cores booked at 2026-12-01T08:00:00Z"
+        " but the capacity is 0"]  # fmt: skip
+    assert nothing_written()
+
+
+def test_command_loads_a_file_and_rejects_a_bad_one(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(good_file()))
+    out = StringIO()
+    call_command("load_capacity", str(good), stdout=out)
+    assert out.getvalue().strip() == (
+        f"Loaded 1 sites, 2 pools, 1 capacity changes, 1 datasets, 1 templates, 1 leases"
+        f" from {good}."
+    )
+    bad = tmp_path / "bad.json"
+    data = good_file()
+    data["sites"][0]["timezone"] = "Mars/Olympus"
+    data["pools"][1]["slug"] = "edi-workers-new"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match=r"sites\[0\].timezone: 'Mars/Olympus' is not an IANA"):
+        call_command("load_capacity", str(bad))
+    assert not Pool.objects.filter(slug="edi-workers-new").exists()
+
+
+def test_command_reports_malformed_json(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{sites: ")
+    with pytest.raises(CommandError, match="not JSON"):
+        call_command("load_capacity", str(bad))

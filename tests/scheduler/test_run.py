@@ -1,0 +1,146 @@
+"""`make run` end to end: a fresh data dir, embedded services, web + worker + beat, Ctrl-C."""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psutil
+import pytest
+
+from scheduler.embedded import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ours(data_dir: Path) -> list[psutil.Process]:
+    """Processes whose command line mentions our data dir or our run (postgres, redis, celery)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "environ"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            environ = proc.info["environ"] or {}
+        except psutil.Error:
+            continue
+        if str(data_dir) in cmdline or environ.get("WCIDT_DATA_DIR") == str(data_dir):
+            found.append(proc)
+    return found
+
+
+def _request(port: int, path: str, *, body: str | None = None, cookies: dict | None = None):
+    """One HTTP request on its own connection, always closed; returns (status, text, cookies)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Referer": f"http://127.0.0.1:{port}{path}"}
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        connection.request("POST" if body is not None else "GET", path, body, headers)
+        response = connection.getresponse()
+        jar = SimpleCookie()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            jar.load(header)
+        return response.status, response.read().decode(), {k: m.value for k, m in jar.items()}
+    finally:
+        connection.close()
+
+
+def _wait_for_health(port: int, seconds: float, log: Path) -> str:
+    deadline = time.monotonic() + seconds
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            status, text, _ = _request(port, "/healthz")
+            if status == 200:
+                return text
+            last = text
+        except OSError as exc:  # not up yet
+            last = exc
+        time.sleep(0.5)
+    tail = log.read_text()[-3000:] if log.exists() else ""
+    raise AssertionError(f"/healthz not healthy after {seconds}s: {last}\n{tail}")
+
+
+def _start(data_dir: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(WCIDT_DATA_DIR=str(data_dir), PORT=str(port), LEASE_TICK_SECONDS="1")
+    with (data_dir.parent / "run.log").open("a") as log:
+        return subprocess.Popen([sys.executable, "-m", "scheduler.run"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+
+
+def _read(opener, request) -> str:
+    with opener.open(request) as response:
+        return response.read().decode()
+
+
+def _stop(proc: subprocess.Popen, data_dir: Path) -> str:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    return (data_dir.parent / "run.log").read_text()
+
+
+@pytest.fixture
+def run_dir():
+    """Under .data/: pytest's own tmp dirs are private to root, and PostgreSQL runs as another
+    user when we are root."""
+    (ROOT / ".data").mkdir(exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="test-run-", dir=ROOT / ".data"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
+    data_dir, port = run_dir / "data", _free_port()
+    started = time.monotonic()
+    proc = _start(data_dir, port)
+    try:
+        health = _wait_for_health(port, 120, run_dir / "run.log")
+        first_start = time.monotonic() - started
+        assert '"status": "ok"' in health
+
+        _, page, cookies = _request(port, "/admin/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        form = urlencode({"username": "admin", "password": "admin",
+                          "csrfmiddlewaretoken": token, "next": "/admin/"})  # fmt: skip
+        status, _, login_cookies = _request(port, "/admin/login/", body=form, cookies=cookies)
+        assert status == 302
+        status, sites, _ = _request(port, "/admin/resources/site/",
+                                    cookies={**cookies, **login_cookies})  # fmt: skip
+        assert status == 200
+        assert "Edinburgh (Gaia DMP cloud)" in sites
+    finally:
+        output = _stop(proc, data_dir)
+    assert proc.returncode == 0, output
+    assert "demo logins: admin / admin" in output
+    assert first_start < 180
+    time.sleep(1)
+    assert _ours(data_dir) == []
+
+    started = time.monotonic()
+    proc = _start(data_dir, port)
+    try:
+        _wait_for_health(port, 60, run_dir / "run.log")
+        second_start = time.monotonic() - started
+    finally:
+        _stop(proc, data_dir)
+    assert second_start < 30
+    time.sleep(1)
+    assert _ours(data_dir) == []

@@ -1,0 +1,259 @@
+"""Lease services: accept, reject, cancel, extend, expire (DESIGN §4, §5).
+
+Every change goes through `lease_transition` or bumps `version` and writes a `LeaseEvent`;
+an illegal transition raises DomainError with status 409 and changes nothing. Writes that
+consume capacity (accepting a lapsed hold, extending) re-check it under the pool locks.
+"""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.db.models import F
+from django.utils import timezone
+
+from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
+from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.guard import lock_pools, offer_fits
+from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
+from bookings.models import Lease, LeaseEvent
+from scheduler import engine
+
+EXTENDABLE = frozenset(ACTIVE_PHASES - {Phase.RELEASING})
+
+
+def lease_for_user(*, lease_id, user, lock: bool = False) -> Lease:
+    """The lease if `user` may see it (owner or staff); 404 otherwise, leaking nothing."""
+    leases = Lease.objects.select_related("site", "owner")
+    if lock:
+        leases = leases.select_for_update(of=("self",))
+    if not user.is_staff:
+        leases = leases.filter(owner=user)
+    try:
+        return leases.get(id=lease_id)
+    except (Lease.DoesNotExist, ValueError, TypeError):
+        raise DomainError("No such lease.", status=404, code="not-found") from None
+
+
+def _check_version(lease: Lease, if_match: int | None) -> None:
+    if if_match is not None and if_match != lease.version:
+        raise DomainError(
+            "The lease changed since you read it; read it again.",
+            status=412,
+            code="precondition-failed",
+            extra={"version": lease.version},
+        )
+
+
+def lease_transition(
+    *, lease: Lease, to: str, actor_kind: str, actor=None, message: str = "", **fields
+) -> Lease:
+    """Move a (locked) lease to phase `to`, with an event; 409 if the move is illegal."""
+    if not can_transition(lease.phase, to):
+        raise DomainError(
+            f"A lease in phase {lease.phase} cannot become {to}.",
+            status=409,
+            code="illegal-transition",
+            extra={"phase": lease.phase},
+        )
+    previous = lease.phase
+    lease.phase = to
+    for name, value in fields.items():
+        setattr(lease, name, value)
+    lease.version += 1
+    lease.save()
+    LeaseEvent.objects.create(lease=lease, from_phase=previous, to_phase=to,
+                              actor_kind=actor_kind, actor=actor, message=message)  # fmt: skip
+    return lease
+
+
+def _as_offer(lease: Lease, *, start: datetime | None = None) -> engine.Offer:
+    """The lease's allocations as an engine offer (from `start` on, if given)."""
+    grants = []
+    for a in lease.allocations.select_related("pool"):
+        g_start = max(a.start, start) if start else a.start
+        if g_start >= a.end:
+            continue
+        grants.append(engine.Grant(component=a.component, replica=a.replica, pool=a.pool.slug,
+                                   amounts=a.amounts(nonzero=True), start=epoch(g_start),
+                                   end=epoch(a.end)))  # fmt: skip
+    return engine.Offer(site=lease.site.slug, start=epoch(lease.start), end=epoch(lease.end),
+                        preparation_start=epoch(lease.preparation_start),
+                        grants=tuple(grants))  # fmt: skip
+
+
+def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
+    """Accept an offer; its siblings are rejected. A lapsed hold is re-checked: 409 if taken."""
+    try:
+        with transaction.atomic():
+            lease = lease_for_user(lease_id=lease_id, user=user)
+            # Lock the whole offer set first (id order): two sibling accepts serialise here.
+            siblings = list(
+                Lease.objects.select_for_update(of=("self",))
+                .filter(offer_set_id=lease.offer_set_id, offer_set__isnull=False)
+                .order_by("id")
+            )
+            lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+            _check_version(lease, if_match)
+            if lease.phase != Phase.OFFERED:
+                raise DomainError(f"Only an offer can be accepted; this lease is {lease.phase}.",
+                                  status=409, code="illegal-transition",
+                                  extra={"phase": lease.phase})  # fmt: skip
+            now = timezone.now()
+            message = "accepted"
+            if lease.expires <= now:
+                offer = _as_offer(lease)
+                pools = lock_pools(g.pool for g in offer.grants)
+                if not offer_fits(offer=offer, pools=pools, exclude_lease=lease.id):
+                    raise DomainError(
+                        "The hold on this offer expired and its resources were booked since.",
+                        status=409, code="no-longer-available",
+                    )  # fmt: skip
+                message = "accepted after its hold lapsed; capacity re-checked"
+            lease_transition(lease=lease, to=Phase.ACCEPTED, actor_kind=ActorKind.USER,
+                             actor=user, message=message, expires=None,
+                             next_action_at=lease.preparation_start)  # fmt: skip
+            for sibling in siblings:
+                if sibling.id != lease.id and sibling.phase == Phase.OFFERED:
+                    lease_transition(lease=sibling, to=Phase.REJECTED, actor_kind=ActorKind.USER,
+                                     actor=user, message="another offer of its set was accepted",
+                                     expires=sibling.expires)  # fmt: skip
+            return lease
+    except DomainError as error:
+        if error.code != "no-longer-available":
+            raise
+        _attach_fresh_offers(error, lease_id=lease_id, user=user)
+        raise
+
+
+def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:
+    from bookings.domain.offer_sets import offer_set_create
+
+    lease = lease_for_user(lease_id=lease_id, user=user)
+    if lease.offer_set is None:
+        return
+    request = {**lease.offer_set.request}
+    request["start"] = f"{request['start']['earliest']}/{request['start']['latest']}"
+    if request["start"].split("/")[1] < timezone.now().isoformat():
+        request.pop("start")
+    try:
+        fresh = offer_set_create(owner=lease.owner, data=request, client=user)
+    except DomainError:
+        return
+    error.extra["fresh_offer_set"] = str(fresh.id)
+
+
+def lease_reject(*, lease_id, user, if_match: int | None = None) -> Lease:
+    with transaction.atomic():
+        lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+        _check_version(lease, if_match)
+        return lease_transition(lease=lease, to=Phase.REJECTED, actor_kind=ActorKind.USER,
+                                actor=user, message="rejected by the owner")  # fmt: skip
+
+
+def lease_cancel(*, lease_id, user, if_match: int | None = None) -> Lease:
+    """Cancel an accepted lease; its capacity returns at once, and the tick releases anything
+    already provisioned (`next_action_at` now)."""
+    with transaction.atomic():
+        lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+        _check_version(lease, if_match)
+        if lease.phase == Phase.OFFERED:
+            raise DomainError("An offer is rejected, not cancelled.", status=409,
+                              code="illegal-transition", extra={"phase": lease.phase})  # fmt: skip
+        return lease_transition(lease=lease, to=Phase.CANCELLED, actor_kind=ActorKind.USER,
+                                actor=user, message="cancelled by the owner",
+                                next_action_at=timezone.now())  # fmt: skip
+
+
+def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) -> Lease:
+    """Move the end of an active lease. Longer only if the whole extension fits; otherwise 409
+    with the latest end that would fit (`latest_end`)."""
+    now = timezone.now()
+    step = settings.ENGINE_STEP_SECONDS
+    with transaction.atomic():
+        lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+        _check_version(lease, if_match)
+        if lease.phase not in EXTENDABLE:
+            raise DomainError(f"A lease in phase {lease.phase} cannot be extended or shortened.",
+                              status=409, code="illegal-transition",
+                              extra={"phase": lease.phase})  # fmt: skip
+        if end <= max(lease.start, now):
+            raise DomainError("The new end must be after the start and in the future.",
+                              errors=[FieldError("end", "must be after the start and now")])  # fmt: skip
+        old_end = lease.end
+        if end > old_end:
+            offer = _as_offer(lease)
+            extension = engine.Offer(
+                site=offer.site, start=epoch(old_end), end=epoch(end),
+                preparation_start=epoch(old_end),
+                grants=tuple(engine.Grant(g.component, g.replica, g.pool, g.amounts,
+                                          epoch(old_end), epoch(end))
+                             for g in offer.grants if g.end == epoch(old_end)),
+            )  # fmt: skip
+            pools = lock_pools(g.pool for g in extension.grants)
+            if not offer_fits(offer=extension, pools=pools, exclude_lease=lease.id):
+                latest = _latest_end(extension, pools, lease, step)
+                raise DomainError(
+                    "The extension does not fit: other bookings or less capacity follow.",
+                    status=409, code="extension-does-not-fit",
+                    extra={"latest_end": _iso(latest)},
+                )  # fmt: skip
+        for allocation in lease.allocations.all():
+            if allocation.end == old_end or allocation.end > end:
+                allocation.period = DateTimeTZRange(allocation.start, end, "[)")
+                allocation.save(update_fields=["period"])
+        lease.end = end
+        lease.version = F("version") + 1
+        if lease.next_action_at and lease.next_action_at == old_end:
+            lease.next_action_at = end
+        lease.save()
+        verb = "extended" if end > old_end else "shortened"
+        LeaseEvent.objects.create(lease=lease, actor_kind=ActorKind.USER, actor=user,
+                                  message=f"{verb}: end {_iso(old_end)} → {_iso(end)}")  # fmt: skip
+        lease.refresh_from_db()
+        return lease
+
+
+def _latest_end(extension: engine.Offer, pools, lease: Lease, step: int) -> datetime:
+    """The latest end on the step grid up to which every grant of `extension` still fits."""
+    start, end = extension.start, extension.end
+    load = engine_load(pools=set(pools.values()), start=instant(start), end=instant(end),
+                       exclude_lease=lease.id)  # fmt: skip
+    epools = {p.slug: p for p in engine_pools(pools.values())}
+    limit = end
+    for grant in extension.grants:
+        needed = {}
+        for other in extension.grants:  # replicas sharing a pool add up
+            if other.pool == grant.pool:
+                for dim, amount in other.amounts.items():
+                    needed[dim] = needed.get(dim, 0) + amount
+        for seg_start, _seg_end, free in engine.free_profile(
+            pool=epools[grant.pool], load=load, start=start, end=end
+        ):
+            if any(free.get(dim, 0) < amount for dim, amount in needed.items()):
+                limit = min(limit, seg_start)
+                break
+    limit = start + (limit - start) // step * step
+    return instant(max(limit, start))
+
+
+def offers_expire(*, now: datetime | None = None) -> int:
+    """Mark lapsed holds EXPIRED (the tick calls this); returns how many."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        lapsed = (
+            Lease.objects.select_for_update(skip_locked=True)
+            .filter(phase=Phase.OFFERED, expires__lte=now)
+            .order_by("expires")[:500]
+        )
+        for lease in lapsed:
+            lease_transition(lease=lease, to=Phase.EXPIRED, actor_kind=ActorKind.SYSTEM,
+                             message="the hold lapsed")  # fmt: skip
+            count += 1
+    return count
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

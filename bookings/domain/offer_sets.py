@@ -1,0 +1,228 @@
+"""`offer_set_create`: ask the engine, then hold its offers under the guard (DESIGN §4)."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.utils import timezone
+
+from bookings.choices import ActorKind, OfferSetResult, Phase
+from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.guard import lock_pools, offer_fits
+from bookings.domain.inventory import (
+    eligible_pools,
+    engine_datasets,
+    engine_load,
+    engine_pools,
+    epoch,
+    instant,
+)
+from bookings.domain.requests import request_normalise
+from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from resources.choices import DIMENSIONS, PoolKind
+from resources.models import Dataset, Site
+from scheduler import engine
+
+# Offers found outside the lock may be taken by a concurrent writer before we hold them;
+# then we plan again, this many times at most, before answering with what still fits.
+PLAN_ATTEMPTS = 3
+
+
+def engine_request(normalised: dict) -> engine.Request:
+    return engine.Request(
+        components=tuple(
+            engine.Component(
+                name=c["name"],
+                kind=c["kind"],
+                replicas=c["replicas"],
+                amounts={d: engine.Range(a["min"], a["max"]) for d, a in c["amounts"].items()},
+            )
+            for c in normalised["components"]
+        ),
+        duration=engine.Range(normalised["duration"]["min"], normalised["duration"]["max"]),
+        start_earliest=epoch(_parse(normalised["start"]["earliest"])),
+        start_latest=epoch(_parse(normalised["start"]["latest"])),
+        datasets=tuple(normalised["datasets"]),
+        site=normalised["site"],
+        max_offers=normalised["max_offers"],
+    )
+
+
+def request_json(request: engine.Request, *, base: dict) -> dict:
+    """An engine request (e.g. a relaxed one) back in the normalised JSON form."""
+    return {
+        **base,
+        "components": [
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "replicas": c.replicas,
+                "amounts": {d: {"min": r.min, "max": r.max} for d, r in c.amounts.items()},
+            }
+            for c in request.components
+        ],  # fmt: skip
+        "duration": {"min": request.duration.min, "max": request.duration.max},
+        "start": {
+            "earliest": _iso(instant(request.start_earliest)),
+            "latest": _iso(instant(request.start_latest)),
+        },  # fmt: skip
+        "site": request.site,
+    }
+
+
+def offer_json(offer: engine.Offer) -> dict:
+    return {
+        "site": offer.site,
+        "start": _iso(instant(offer.start)),
+        "end": _iso(instant(offer.end)),
+        "preparation_start": _iso(instant(offer.preparation_start)),
+        "allocations": [
+            {
+                "component": g.component,
+                "replica": g.replica,
+                "pool": g.pool,
+                "amounts": dict(g.amounts),
+                "start": _iso(instant(g.start)),
+                "end": _iso(instant(g.end)),
+            }
+            for g in offer.grants
+        ],  # fmt: skip
+    }
+
+
+def _check_references(normalised: dict) -> None:
+    errors = []
+    if normalised["site"] and not Site.objects.filter(slug=normalised["site"]).exists():
+        errors.append(FieldError("site", f"unknown site {normalised['site']!r}"))
+    known = set(
+        Dataset.objects.filter(slug__in=normalised["datasets"]).values_list("slug", flat=True)
+    )
+    for i, slug in enumerate(normalised["datasets"]):
+        if slug not in known:
+            errors.append(FieldError(f"datasets[{i}]", f"unknown dataset {slug!r}"))
+    if errors:
+        raise DomainError("The request is not valid.", errors=errors)
+
+
+def plan(*, normalised: dict) -> engine.Answer:
+    """Run the engine on the current load (no locks held)."""
+    request = engine_request(normalised)
+    kinds = {c["kind"] for c in normalised["components"]}
+    if normalised["datasets"]:
+        kinds |= {PoolKind.STORAGE, PoolKind.DATA}
+    pools = eligible_pools(site=normalised["site"], kinds=kinds)
+    datasets = engine_datasets(normalised["datasets"])
+    epools = engine_pools(pools)
+    policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS)
+    lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
+    start = instant(request.start_earliest - lead)
+    end = instant(request.start_latest + request.duration.max)
+    load = engine_load(pools=pools, start=start, end=end)
+    answer = engine.find_offers(
+        pools=epools, load=load, request=request, datasets=datasets, policy=policy
+    )
+    if answer.result == engine.NO:
+        # The suggestions look past the window: give the engine the load they need.
+        later = end + timedelta(seconds=policy.horizon_after_window)
+        load = engine_load(pools=pools, start=start, end=later)
+        answer = engine.find_offers(
+            pools=epools, load=load, request=request, datasets=datasets, policy=policy
+        )
+    return answer
+
+
+def _staging_bound(datasets) -> int:
+    seconds = [
+        int(d.size_gib / max(r.staging_gib_per_hour for r in d.replicas) * 3600) + 3600
+        for d in datasets
+        if d.replicas
+    ]
+    return max(seconds + [0])
+
+
+def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -> OfferSet:
+    """Validate `data`, find offers, and hold them; the answer may be NO with reasons."""
+    now = now or timezone.now()
+    normalised = request_normalise(data=data, now=now)
+    _check_references(normalised)
+    for attempt in range(PLAN_ATTEMPTS):
+        answer = plan(normalised=normalised)
+        with transaction.atomic():
+            pools = lock_pools(g.pool for o in answer.offers for g in o.grants)
+            kept = [o for o in answer.offers if offer_fits(offer=o, pools=pools)]
+            if len(kept) == len(answer.offers) or attempt == PLAN_ATTEMPTS - 1:
+                return _write(owner=owner, client=client, normalised=normalised,
+                              answer=answer, offers=kept, pools=pools)  # fmt: skip
+    raise AssertionError("unreachable")
+
+
+def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
+    now = timezone.now()
+    expires = now + timedelta(seconds=settings.OFFER_HOLD_SECONDS)
+    messages = [
+        {"kind": r.kind, "path": _reason_path(r, normalised), "message": r.message}
+        for r in answer.reasons
+    ]
+    if answer.offers and not offers:
+        messages.append({"kind": "taken", "path": "",
+                         "message": "Other bookings took the offers found; ask again."})  # fmt: skip
+    offer_set = OfferSet.objects.create(
+        name=normalised["name"],
+        owner=owner,
+        client=client if client and client != owner else None,
+        request=normalised,
+        result=OfferSetResult.YES if offers else OfferSetResult.NO,
+        messages=messages,
+        suggestions=[
+            {
+                "kind": s.kind,
+                "message": s.message,
+                "offer": offer_json(s.offer),
+                "request": request_json(s.request, base=normalised),
+            }
+            for s in answer.suggestions
+        ],  # fmt: skip
+        expires=expires,
+    )
+    sites = {p.site.slug: p.site for p in pools.values()}
+    for rank, offer in enumerate(offers):
+        lease = Lease.objects.create(
+            offer_set=offer_set, rank=rank, name=normalised["name"], owner=owner,
+            phase=Phase.OFFERED, site=sites[offer.site], start=instant(offer.start),
+            end=instant(offer.end), preparation_start=instant(offer.preparation_start),
+            expires=expires, executable=normalised["executable"],
+        )  # fmt: skip
+        Allocation.objects.bulk_create(
+            Allocation(lease=lease, pool=pools[g.pool], component=g.component,
+                       replica=g.replica,
+                       period=DateTimeTZRange(instant(g.start), instant(g.end), "[)"),
+                       **{d: g.amounts.get(d, 0) for d in DIMENSIONS})
+            for g in offer.grants
+        )  # fmt: skip
+        LeaseEvent.objects.create(lease=lease, to_phase=Phase.OFFERED, actor_kind=ActorKind.USER,
+                                  actor=client or owner,
+                                  message=f"offered, held until {_iso(expires)}")  # fmt: skip
+    return offer_set
+
+
+def _reason_path(reason: engine.Reason, normalised: dict) -> str:
+    names = [c["name"] for c in normalised["components"]]
+    if reason.component in names:
+        path = f"components[{names.index(reason.component)}]"
+        return f"{path}.amounts.{reason.dimension}" if reason.dimension else path
+    if reason.kind == "window":
+        return "start"
+    if reason.kind == "dataset":
+        return "datasets"
+    if reason.kind == "no-site":
+        return "site"
+    return ""
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

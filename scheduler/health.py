@@ -52,8 +52,12 @@ def healthz(request):
         "max_age_seconds": max_age,
     }
     ok = database["ok"] and broker["ok"] and tick["ok"]
-    body = {"status": "ok" if ok else "degraded", "database": database, "broker": broker,
-            "tick": tick}  # fmt: skip
+    body = {
+        "status": "ok" if ok else "degraded",
+        "database": database,
+        "broker": broker,
+        "tick": tick,
+    }
     return JsonResponse(body, status=200 if ok else 503)
 
 

@@ -37,15 +37,38 @@ def main() -> int:
         embedded.DATA.mkdir(exist_ok=True)
         commands = {
             "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            "worker": [PY, "-m", "celery", "-A", "scheduler.celery", "worker",
-                       "--loglevel", "INFO", "--concurrency", "2", "--hostname", "wcidt@%h"],
-            "beat": [PY, "-m", "celery", "-A", "scheduler.celery", "beat", "--loglevel", "INFO",
-                     "--schedule", str(embedded.DATA / "celerybeat-schedule")],
-        }  # fmt: skip
+            "worker": [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "scheduler.celery",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "--hostname",
+                "wcidt@%h",
+            ],
+            "beat": [
+                PY,
+                "-m",
+                "celery",
+                "-A",
+                "scheduler.celery",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(embedded.DATA / "celerybeat-schedule"),
+            ],
+        }
         for command in commands.values():
             # Own process groups: Ctrl-C reaches only us, and we stop the children in order.
-            children.append(subprocess.Popen(command, env=env, cwd=embedded.ROOT,
-                                             start_new_session=True))  # fmt: skip
+            children.append(
+                subprocess.Popen(command, env=env, cwd=embedded.ROOT, start_new_session=True)
+            )
         print(f"\nWhenCanIDoThis? is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)")
         print(f"  health: http://127.0.0.1:{port}/healthz   admin: http://127.0.0.1:{port}/admin/")
         print("  demo logins: admin / admin (operator), astro / astro (astronomer)\n", flush=True)

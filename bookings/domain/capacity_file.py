@@ -124,8 +124,9 @@ def capacity_file_load(*, data: Any) -> dict[str, int]:
         counts = _load(check, sections)
         if check.errors:
             transaction.set_rollback(True)
-            raise DomainError("The capacity file is not valid; nothing was written.",
-                              errors=check.errors)  # fmt: skip
+            raise DomainError(
+                "The capacity file is not valid; nothing was written.", errors=check.errors
+            )
         overloads = pools_over_capacity() if counts["leases"] else []
         if overloads:
             transaction.set_rollback(True)
@@ -158,9 +159,12 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
         if slug and not check.errors:
             sites[slug], _ = Site.objects.update_or_create(
                 slug=slug,
-                defaults={"name": check.text(entry["name"], f"{path}.name"), "timezone": tz,
-                          "description": entry.get("description", "")},
-            )  # fmt: skip
+                defaults={
+                    "name": check.text(entry["name"], f"{path}.name"),
+                    "timezone": tz,
+                    "description": entry.get("description", ""),
+                },
+            )
 
     pools = {p.slug: p for p in Pool.objects.all()}
     for i, entry in enumerate(sections["pools"]):
@@ -183,12 +187,15 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
             pools[slug], _ = Pool.objects.update_or_create(
                 slug=slug,
                 defaults={
-                    "site": site, "kind": kind, "adapter": entry.get("adapter", "simulated"),
-                    "adapter_settings": settings, "enabled": bool(entry.get("enabled", True)),
+                    "site": site,
+                    "kind": kind,
+                    "adapter": entry.get("adapter", "simulated"),
+                    "adapter_settings": settings,
+                    "enabled": bool(entry.get("enabled", True)),
                     "description": entry.get("description", ""),
                     **{d: capacity.get(d, 0) for d in DIMENSIONS},
                 },
-            )  # fmt: skip
+            )
 
     for i, entry in enumerate(sections["capacity_changes"]):
         path = f"capacity_changes[{i}]"
@@ -202,10 +209,14 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
         capacity = check.amounts(entry["capacity"], f"{path}.capacity", pool and pool.kind, True)
         if pool and start and capacity and not check.errors:
             CapacityChange.objects.update_or_create(
-                pool=pool, start=start, end=end,
-                defaults={"reason": entry.get("reason", ""),
-                          **{d: capacity.get(d) for d in DIMENSIONS}},
-            )  # fmt: skip
+                pool=pool,
+                start=start,
+                end=end,
+                defaults={
+                    "reason": entry.get("reason", ""),
+                    **{d: capacity.get(d) for d in DIMENSIONS},
+                },
+            )
 
     for i, entry in enumerate(sections["datasets"]):
         path = f"datasets[{i}]"
@@ -241,9 +252,10 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
                     check.fail(f"{rpath}.data_pool", "must be at the replica's site")
             if site and not check.errors:
                 DatasetReplica.objects.update_or_create(
-                    dataset=dataset, site=site,
+                    dataset=dataset,
+                    site=site,
                     defaults={"staging_gib_per_hour": rate, "data_pool": data_pool},
-                )  # fmt: skip
+                )
 
     for i, entry in enumerate(sections["templates"]):
         path = f"templates[{i}]"
@@ -255,10 +267,12 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
         if slug and not check.errors:
             Template.objects.update_or_create(
                 slug=slug,
-                defaults={"name": check.text(entry["name"], f"{path}.name"),
-                          "request": entry["request"],
-                          "description": entry.get("description", "")},
-            )  # fmt: skip
+                defaults={
+                    "name": check.text(entry["name"], f"{path}.name"),
+                    "request": entry["request"],
+                    "description": entry.get("description", ""),
+                },
+            )
 
     for i, entry in enumerate(sections["leases"]):
         _load_lease(check, f"leases[{i}]", entry, pools)
@@ -307,8 +321,9 @@ def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) 
         a_end = check.instant(alloc["end"], f"{apath}.end") if "end" in alloc else end
         if a_start and a_end and a_end <= a_start:
             check.fail(f"{apath}.end", "must be after the start")
-        rows.append((pool, amounts, a_start, a_end, alloc.get("component", ""),
-                     alloc.get("replica", 0)))  # fmt: skip
+        rows.append(
+            (pool, amounts, a_start, a_end, alloc.get("component", ""), alloc.get("replica", 0))
+        )
     if len(sites) > 1:
         check.fail(f"{path}.allocations", "all allocations of a lease must be at one site")
     if check.errors or not (start and end):
@@ -318,25 +333,37 @@ def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) 
         prep = check.instant(entry["preparation_start"], f"{path}.preparation_start") or prep
     owner, _ = get_user_model().objects.get_or_create(username=owner_name)
     fields = {
-        "owner": owner, "phase": entry["phase"], "name": entry.get("name", ""),
-        "site_id": sites.pop(), "start": start, "end": end, "preparation_start": prep,
+        "owner": owner,
+        "phase": entry["phase"],
+        "name": entry.get("name", ""),
+        "site_id": sites.pop(),
+        "start": start,
+        "end": end,
+        "preparation_start": prep,
         "expires": expires,
-    }  # fmt: skip
+    }
     if lease_id:
         lease, created = Lease.objects.update_or_create(id=lease_id, defaults=fields)
         lease.allocations.all().delete()
     else:
         lease, created = Lease.objects.create(**fields), True
     Allocation.objects.bulk_create(
-        Allocation(lease=lease, pool=pool, component=component, replica=replica,
-                   period=DateTimeTZRange(a_start, a_end, "[)"),
-                   **{d: amounts.get(d, 0) for d in DIMENSIONS})
+        Allocation(
+            lease=lease,
+            pool=pool,
+            component=component,
+            replica=replica,
+            period=DateTimeTZRange(a_start, a_end, "[)"),
+            **{d: amounts.get(d, 0) for d in DIMENSIONS},
+        )
         for pool, amounts, a_start, a_end, component, replica in rows
-    )  # fmt: skip
+    )
     LeaseEvent.objects.create(
-        lease=lease, to_phase=lease.phase, actor_kind=ActorKind.OPERATOR,
+        lease=lease,
+        to_phase=lease.phase,
+        actor_kind=ActorKind.OPERATOR,
         message="loaded from a capacity file" if created else "updated from a capacity file",
-    )  # fmt: skip
+    )
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -36,8 +36,13 @@ def pool_setup_seconds(pool: Pool) -> int:
         adapter = get_adapter(pool.adapter, settings)
     except AdapterError:
         return 0  # an unknown adapter fails loudly at prepare time, not while planning
-    spec = LeaseSpec(uuid=uuid.UUID(int=0), owner="", start=now, end=now,
-                     allocations=(AllocationSpec(pool.slug, {}, now, now, settings),))  # fmt: skip
+    spec = LeaseSpec(
+        uuid=uuid.UUID(int=0),
+        owner="",
+        start=now,
+        end=now,
+        allocations=(AllocationSpec(pool.slug, {}, now, now, settings),),
+    )
     return max(0, int(adapter.setup_seconds(spec)))
 
 

@@ -63,8 +63,14 @@ def lease_transition(
         setattr(lease, name, value)
     lease.version += 1
     lease.save()
-    LeaseEvent.objects.create(lease=lease, from_phase=previous, to_phase=to,
-                              actor_kind=actor_kind, actor=actor, message=message)  # fmt: skip
+    LeaseEvent.objects.create(
+        lease=lease,
+        from_phase=previous,
+        to_phase=to,
+        actor_kind=actor_kind,
+        actor=actor,
+        message=message,
+    )
     return lease
 
 
@@ -75,12 +81,23 @@ def _as_offer(lease: Lease, *, start: datetime | None = None) -> engine.Offer:
         g_start = max(a.start, start) if start else a.start
         if g_start >= a.end:
             continue
-        grants.append(engine.Grant(component=a.component, replica=a.replica, pool=a.pool.slug,
-                                   amounts=a.amounts(nonzero=True), start=epoch(g_start),
-                                   end=epoch(a.end)))  # fmt: skip
-    return engine.Offer(site=lease.site.slug, start=epoch(lease.start), end=epoch(lease.end),
-                        preparation_start=epoch(lease.preparation_start),
-                        grants=tuple(grants))  # fmt: skip
+        grants.append(
+            engine.Grant(
+                component=a.component,
+                replica=a.replica,
+                pool=a.pool.slug,
+                amounts=a.amounts(nonzero=True),
+                start=epoch(g_start),
+                end=epoch(a.end),
+            )
+        )
+    return engine.Offer(
+        site=lease.site.slug,
+        start=epoch(lease.start),
+        end=epoch(lease.end),
+        preparation_start=epoch(lease.preparation_start),
+        grants=tuple(grants),
+    )
 
 
 def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
@@ -97,9 +114,12 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
             lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
             _check_version(lease, if_match)
             if lease.phase != Phase.OFFERED:
-                raise DomainError(f"Only an offer can be accepted; this lease is {lease.phase}.",
-                                  status=409, code="illegal-transition",
-                                  extra={"phase": lease.phase})  # fmt: skip
+                raise DomainError(
+                    f"Only an offer can be accepted; this lease is {lease.phase}.",
+                    status=409,
+                    code="illegal-transition",
+                    extra={"phase": lease.phase},
+                )
             now = timezone.now()
             message = "accepted"
             if lease.expires <= now:
@@ -108,17 +128,29 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
                 if not offer_fits(offer=offer, pools=pools, exclude_lease=lease.id):
                     raise DomainError(
                         "The hold on this offer expired and its resources were booked since.",
-                        status=409, code="no-longer-available",
-                    )  # fmt: skip
+                        status=409,
+                        code="no-longer-available",
+                    )
                 message = "accepted after its hold lapsed; capacity re-checked"
-            lease_transition(lease=lease, to=Phase.ACCEPTED, actor_kind=ActorKind.USER,
-                             actor=user, message=message, expires=None,
-                             next_action_at=lease.preparation_start)  # fmt: skip
+            lease_transition(
+                lease=lease,
+                to=Phase.ACCEPTED,
+                actor_kind=ActorKind.USER,
+                actor=user,
+                message=message,
+                expires=None,
+                next_action_at=lease.preparation_start,
+            )
             for sibling in siblings:
                 if sibling.id != lease.id and sibling.phase == Phase.OFFERED:
-                    lease_transition(lease=sibling, to=Phase.REJECTED, actor_kind=ActorKind.USER,
-                                     actor=user, message="another offer of its set was accepted",
-                                     expires=sibling.expires)  # fmt: skip
+                    lease_transition(
+                        lease=sibling,
+                        to=Phase.REJECTED,
+                        actor_kind=ActorKind.USER,
+                        actor=user,
+                        message="another offer of its set was accepted",
+                        expires=sibling.expires,
+                    )
             return lease
     except DomainError as error:
         if error.code != "no-longer-available":
@@ -148,8 +180,13 @@ def lease_reject(*, lease_id, user, if_match: int | None = None) -> Lease:
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
         _check_version(lease, if_match)
-        return lease_transition(lease=lease, to=Phase.REJECTED, actor_kind=ActorKind.USER,
-                                actor=user, message="rejected by the owner")  # fmt: skip
+        return lease_transition(
+            lease=lease,
+            to=Phase.REJECTED,
+            actor_kind=ActorKind.USER,
+            actor=user,
+            message="rejected by the owner",
+        )
 
 
 def lease_cancel(*, lease_id, user, if_match: int | None = None) -> Lease:
@@ -159,11 +196,20 @@ def lease_cancel(*, lease_id, user, if_match: int | None = None) -> Lease:
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
         _check_version(lease, if_match)
         if lease.phase == Phase.OFFERED:
-            raise DomainError("An offer is rejected, not cancelled.", status=409,
-                              code="illegal-transition", extra={"phase": lease.phase})  # fmt: skip
-        return lease_transition(lease=lease, to=Phase.CANCELLED, actor_kind=ActorKind.USER,
-                                actor=user, message="cancelled by the owner",
-                                next_action_at=timezone.now())  # fmt: skip
+            raise DomainError(
+                "An offer is rejected, not cancelled.",
+                status=409,
+                code="illegal-transition",
+                extra={"phase": lease.phase},
+            )
+        return lease_transition(
+            lease=lease,
+            to=Phase.CANCELLED,
+            actor_kind=ActorKind.USER,
+            actor=user,
+            message="cancelled by the owner",
+            next_action_at=timezone.now(),
+        )
 
 
 def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) -> Lease:
@@ -175,30 +221,42 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
         _check_version(lease, if_match)
         if lease.phase not in EXTENDABLE:
-            raise DomainError(f"A lease in phase {lease.phase} cannot be extended or shortened.",
-                              status=409, code="illegal-transition",
-                              extra={"phase": lease.phase})  # fmt: skip
+            raise DomainError(
+                f"A lease in phase {lease.phase} cannot be extended or shortened.",
+                status=409,
+                code="illegal-transition",
+                extra={"phase": lease.phase},
+            )
         if end <= max(lease.start, now):
-            raise DomainError("The new end must be after the start and in the future.",
-                              errors=[FieldError("end", "must be after the start and now")])  # fmt: skip
+            raise DomainError(
+                "The new end must be after the start and in the future.",
+                errors=[FieldError("end", "must be after the start and now")],
+            )
         old_end = lease.end
         if end > old_end:
             offer = _as_offer(lease)
             extension = engine.Offer(
-                site=offer.site, start=epoch(old_end), end=epoch(end),
+                site=offer.site,
+                start=epoch(old_end),
+                end=epoch(end),
                 preparation_start=epoch(old_end),
-                grants=tuple(engine.Grant(g.component, g.replica, g.pool, g.amounts,
-                                          epoch(old_end), epoch(end))
-                             for g in offer.grants if g.end == epoch(old_end)),
-            )  # fmt: skip
+                grants=tuple(
+                    engine.Grant(
+                        g.component, g.replica, g.pool, g.amounts, epoch(old_end), epoch(end)
+                    )
+                    for g in offer.grants
+                    if g.end == epoch(old_end)
+                ),
+            )
             pools = lock_pools(g.pool for g in extension.grants)
             if not offer_fits(offer=extension, pools=pools, exclude_lease=lease.id):
                 latest = _latest_end(extension, pools, lease, step)
                 raise DomainError(
                     "The extension does not fit: other bookings or less capacity follow.",
-                    status=409, code="extension-does-not-fit",
+                    status=409,
+                    code="extension-does-not-fit",
                     extra={"latest_end": _iso(latest)},
-                )  # fmt: skip
+                )
         for allocation in lease.allocations.all():
             if allocation.end == old_end or allocation.end > end:
                 allocation.period = DateTimeTZRange(allocation.start, end, "[)")
@@ -209,8 +267,12 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
             lease.next_action_at = end
         lease.save()
         verb = "extended" if end > old_end else "shortened"
-        LeaseEvent.objects.create(lease=lease, actor_kind=ActorKind.USER, actor=user,
-                                  message=f"{verb}: end {_iso(old_end)} → {_iso(end)}")  # fmt: skip
+        LeaseEvent.objects.create(
+            lease=lease,
+            actor_kind=ActorKind.USER,
+            actor=user,
+            message=f"{verb}: end {_iso(old_end)} → {_iso(end)}",
+        )
         lease.refresh_from_db()
         return lease
 
@@ -218,8 +280,9 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
 def _latest_end(extension: engine.Offer, pools, lease: Lease, step: int) -> datetime:
     """The latest end on the step grid up to which every grant of `extension` still fits."""
     start, end = extension.start, extension.end
-    load = engine_load(pools=set(pools.values()), start=instant(start), end=instant(end),
-                       exclude_lease=lease.id)  # fmt: skip
+    load = engine_load(
+        pools=set(pools.values()), start=instant(start), end=instant(end), exclude_lease=lease.id
+    )
     epools = {p.slug: p for p in engine_pools(pools.values())}
     limit = end
     for grant in extension.grants:
@@ -249,8 +312,12 @@ def offers_expire(*, now: datetime | None = None) -> int:
             .order_by("expires")[:500]
         )
         for lease in lapsed:
-            lease_transition(lease=lease, to=Phase.EXPIRED, actor_kind=ActorKind.SYSTEM,
-                             message="the hold lapsed")  # fmt: skip
+            lease_transition(
+                lease=lease,
+                to=Phase.EXPIRED,
+                actor_kind=ActorKind.SYSTEM,
+                message="the hold lapsed",
+            )
             count += 1
     return count
 

@@ -61,12 +61,12 @@ def request_json(request: engine.Request, *, base: dict) -> dict:
                 "amounts": {d: {"min": r.min, "max": r.max} for d, r in c.amounts.items()},
             }
             for c in request.components
-        ],  # fmt: skip
+        ],
         "duration": {"min": request.duration.min, "max": request.duration.max},
         "start": {
             "earliest": _iso(instant(request.start_earliest)),
             "latest": _iso(instant(request.start_latest)),
-        },  # fmt: skip
+        },
         "site": request.site,
     }
 
@@ -87,7 +87,7 @@ def offer_json(offer: engine.Offer) -> dict:
                 "end": _iso(instant(g.end)),
             }
             for g in offer.grants
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -138,7 +138,7 @@ def _staging_bound(datasets) -> int:
         for d in datasets
         if d.replicas
     ]
-    return max(seconds + [0])
+    return max([*seconds, 0])
 
 
 def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -> OfferSet:
@@ -152,8 +152,14 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
             pools = lock_pools(g.pool for o in answer.offers for g in o.grants)
             kept = [o for o in answer.offers if offer_fits(offer=o, pools=pools)]
             if len(kept) == len(answer.offers) or attempt == PLAN_ATTEMPTS - 1:
-                return _write(owner=owner, client=client, normalised=normalised,
-                              answer=answer, offers=kept, pools=pools)  # fmt: skip
+                return _write(
+                    owner=owner,
+                    client=client,
+                    normalised=normalised,
+                    answer=answer,
+                    offers=kept,
+                    pools=pools,
+                )
     raise AssertionError("unreachable")
 
 
@@ -165,8 +171,13 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
         for r in answer.reasons
     ]
     if answer.offers and not offers:
-        messages.append({"kind": "taken", "path": "",
-                         "message": "Other bookings took the offers found; ask again."})  # fmt: skip
+        messages.append(
+            {
+                "kind": "taken",
+                "path": "",
+                "message": "Other bookings took the offers found; ask again.",
+            }
+        )
     offer_set = OfferSet.objects.create(
         name=normalised["name"],
         owner=owner,
@@ -182,27 +193,42 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
                 "request": request_json(s.request, base=normalised),
             }
             for s in answer.suggestions
-        ],  # fmt: skip
+        ],
         expires=expires,
     )
     sites = {p.site.slug: p.site for p in pools.values()}
     for rank, offer in enumerate(offers):
         lease = Lease.objects.create(
-            offer_set=offer_set, rank=rank, name=normalised["name"], owner=owner,
-            phase=Phase.OFFERED, site=sites[offer.site], start=instant(offer.start),
-            end=instant(offer.end), preparation_start=instant(offer.preparation_start),
-            expires=expires, executable=normalised["executable"],
-        )  # fmt: skip
+            offer_set=offer_set,
+            rank=rank,
+            name=normalised["name"],
+            owner=owner,
+            phase=Phase.OFFERED,
+            site=sites[offer.site],
+            start=instant(offer.start),
+            end=instant(offer.end),
+            preparation_start=instant(offer.preparation_start),
+            expires=expires,
+            executable=normalised["executable"],
+        )
         Allocation.objects.bulk_create(
-            Allocation(lease=lease, pool=pools[g.pool], component=g.component,
-                       replica=g.replica,
-                       period=DateTimeTZRange(instant(g.start), instant(g.end), "[)"),
-                       **{d: g.amounts.get(d, 0) for d in DIMENSIONS})
+            Allocation(
+                lease=lease,
+                pool=pools[g.pool],
+                component=g.component,
+                replica=g.replica,
+                period=DateTimeTZRange(instant(g.start), instant(g.end), "[)"),
+                **{d: g.amounts.get(d, 0) for d in DIMENSIONS},
+            )
             for g in offer.grants
-        )  # fmt: skip
-        LeaseEvent.objects.create(lease=lease, to_phase=Phase.OFFERED, actor_kind=ActorKind.USER,
-                                  actor=client or owner,
-                                  message=f"offered, held until {_iso(expires)}")  # fmt: skip
+        )
+        LeaseEvent.objects.create(
+            lease=lease,
+            to_phase=Phase.OFFERED,
+            actor_kind=ActorKind.USER,
+            actor=client or owner,
+            message=f"offered, held until {_iso(expires)}",
+        )
     return offer_set
 
 

@@ -66,7 +66,12 @@ def pools_over_capacity(*, pool_ids: list[int] | None = None) -> list[dict]:
         for dim in DIMENSIONS:
             if row[f"load_{dim}"] > row[f"cap_{dim}"]:
                 violations.append(
-                    {"pool": row["slug"], "at": row["t"], "dimension": dim,
-                     "load": row[f"load_{dim}"], "capacity": row[f"cap_{dim}"]}
-                )  # fmt: skip
+                    {
+                        "pool": row["slug"],
+                        "at": row["t"],
+                        "dimension": dim,
+                        "load": row[f"load_{dim}"],
+                        "capacity": row[f"cap_{dim}"],
+                    }
+                )
     return violations

@@ -21,8 +21,16 @@ MAX_WINDOW = timedelta(days=366)
 MAX_DURATION = timedelta(days=90)
 MAX_REPLICAS = 256
 MAX_COMPONENTS = 32
-_REQUEST_KEYS = {"name", "components", "datasets", "site", "duration", "start", "max_offers",
-                 "executable"}  # fmt: skip
+_REQUEST_KEYS = {
+    "name",
+    "components",
+    "datasets",
+    "site",
+    "duration",
+    "start",
+    "max_offers",
+    "executable",
+}
 _COMPONENT_KEYS = {"name", "kind", "replicas", "amounts"}
 _DURATION = re.compile(
     r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -221,8 +229,7 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
                 amounts[dim] = amount
         if amounts and all(a["max"] == 0 for a in amounts.values()):
             errors.add(f"{path}.amounts", "asks for nothing (every amount is 0)")
-        components.append({"name": cname, "kind": kind, "replicas": replicas,
-                           "amounts": amounts})  # fmt: skip
+        components.append({"name": cname, "kind": kind, "replicas": replicas, "amounts": amounts})
 
     datasets = data.get("datasets") or []
     if not isinstance(datasets, list) or not all(isinstance(d, str) for d in datasets):

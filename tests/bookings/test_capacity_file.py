@@ -14,40 +14,90 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 def good_file() -> dict:
     return {
-        "sites": [{"slug": "edi", "name": "Edinburgh", "timezone": "Europe/London",
-                   "description": ""}],
+        "sites": [
+            {"slug": "edi", "name": "Edinburgh", "timezone": "Europe/London", "description": ""}
+        ],
         "pools": [
-            {"slug": "edi-scratch", "site": "edi", "kind": "storage",
-             "capacity": {"size_gib": 51200}, "adapter": "simulated", "adapter_settings": {},
-             "enabled": True, "description": ""},
-            {"slug": "edi-workers-1", "site": "edi", "kind": "compute",
-             "capacity": {"cores": 52, "memory_gib": 86, "gpus": 0}, "adapter": "simulated",
-             "adapter_settings": {"prepare_seconds": 1}, "enabled": True, "description": ""},
+            {
+                "slug": "edi-scratch",
+                "site": "edi",
+                "kind": "storage",
+                "capacity": {"size_gib": 51200},
+                "adapter": "simulated",
+                "adapter_settings": {},
+                "enabled": True,
+                "description": "",
+            },
+            {
+                "slug": "edi-workers-1",
+                "site": "edi",
+                "kind": "compute",
+                "capacity": {"cores": 52, "memory_gib": 86, "gpus": 0},
+                "adapter": "simulated",
+                "adapter_settings": {"prepare_seconds": 1},
+                "enabled": True,
+                "description": "",
+            },
         ],
         "capacity_changes": [
-            {"pool": "edi-workers-1", "start": "2026-12-01T08:00:00Z",
-             "end": "2026-12-01T20:00:00Z", "capacity": {"cores": 0, "memory_gib": 0},
-             "reason": "maintenance"},
+            {
+                "pool": "edi-workers-1",
+                "start": "2026-12-01T08:00:00Z",
+                "end": "2026-12-01T20:00:00Z",
+                "capacity": {"cores": 0, "memory_gib": 0},
+                "reason": "maintenance",
+            },
         ],
-        "datasets": [{"slug": "gaia-dr3", "name": "", "size_gib": 3700,
-                      "replicas": [{"site": "edi", "staging_gib_per_hour": 500.0}]}],
-        "templates": [{"slug": "gaia-spark-large", "name": "Gaia DMP Spark — large",
-                       "description": "", "request": {"components": [], "duration": "PT9H"}}],
+        "datasets": [
+            {
+                "slug": "gaia-dr3",
+                "name": "",
+                "size_gib": 3700,
+                "replicas": [{"site": "edi", "staging_gib_per_hour": 500.0}],
+            }
+        ],
+        "templates": [
+            {
+                "slug": "gaia-spark-large",
+                "name": "Gaia DMP Spark — large",
+                "description": "",
+                "request": {"components": [], "duration": "PT9H"},
+            }
+        ],
         "leases": [
-            {"id": "0b7c9a3e-5d1f-4e8e-9f65-0f4a2c7d1e01", "owner": "astro",
-             "phase": "ACCEPTED", "name": "", "start": "2026-12-01T00:00:00Z",
-             "end": "2026-12-01T02:00:00Z", "preparation_start": "2026-12-01T00:00:00Z",
-             "allocations": [{"pool": "edi-workers-1", "amounts": {"cores": 26},
-                              "start": "2026-12-01T00:00:00Z", "end": "2026-12-01T02:00:00Z",
-                              "component": "", "replica": 0}]},
+            {
+                "id": "0b7c9a3e-5d1f-4e8e-9f65-0f4a2c7d1e01",
+                "owner": "astro",
+                "phase": "ACCEPTED",
+                "name": "",
+                "start": "2026-12-01T00:00:00Z",
+                "end": "2026-12-01T02:00:00Z",
+                "preparation_start": "2026-12-01T00:00:00Z",
+                "allocations": [
+                    {
+                        "pool": "edi-workers-1",
+                        "amounts": {"cores": 26},
+                        "start": "2026-12-01T00:00:00Z",
+                        "end": "2026-12-01T02:00:00Z",
+                        "component": "",
+                        "replica": 0,
+                    }
+                ],
+            },
         ],
-    }  # fmt: skip
+    }
 
 
 def test_a_file_round_trips_through_load_and_dump():
     counts = capacity_file_load(data=good_file())
-    assert counts == {"sites": 1, "pools": 2, "capacity_changes": 1, "datasets": 1,
-                      "templates": 1, "leases": 1}  # fmt: skip
+    assert counts == {
+        "sites": 1,
+        "pools": 2,
+        "capacity_changes": 1,
+        "datasets": 1,
+        "templates": 1,
+        "leases": 1,
+    }
     assert capacity_file_dump() == good_file()
 
 
@@ -56,7 +106,10 @@ def test_loading_twice_changes_nothing():
     capacity_file_load(data=good_file())
     assert capacity_file_dump() == good_file()
     assert (Pool.objects.count(), CapacityChange.objects.count(), Lease.objects.count()) == (
-        2, 1, 1)  # fmt: skip
+        2,
+        1,
+        1,
+    )
 
 
 def test_loaded_lease_gets_its_allocation_site_and_an_event():
@@ -66,7 +119,8 @@ def test_loaded_lease_gets_its_allocation_site_and_an_event():
     assert lease.owner.username == "astro"
     assert Allocation.objects.get().amounts(nonzero=True) == {"cores": 26}
     assert list(LeaseEvent.objects.values_list("to_phase", "actor_kind")) == [
-        ("ACCEPTED", "operator")]  # fmt: skip
+        ("ACCEPTED", "operator")
+    ]
 
 
 def test_allocation_interval_defaults_to_the_lease():
@@ -77,7 +131,9 @@ def test_allocation_interval_defaults_to_the_lease():
     capacity_file_load(data=data)
     allocation = Allocation.objects.get()
     assert (allocation.start.isoformat(), allocation.end.isoformat()) == (
-        "2026-12-01T00:00:00+00:00", "2026-12-01T02:00:00+00:00")  # fmt: skip
+        "2026-12-01T00:00:00+00:00",
+        "2026-12-01T02:00:00+00:00",
+    )
 
 
 def errors_of(data) -> list[str]:
@@ -134,7 +190,8 @@ def test_overbooking_leases_roll_back_the_whole_file():
     data["leases"].append(second)
     assert errors_of(data) == [
         "leases (pool edi-workers-1): 56 cores booked at 2026-12-01T00:00:00Z"
-        " but the capacity is 52"]  # fmt: skip
+        " but the capacity is 52"
+    ]
     assert nothing_written()
 
 
@@ -145,8 +202,8 @@ def test_a_lease_inside_a_maintenance_window_does_not_fit():
     lease["end"] = lease["allocations"][0]["end"] = "2026-12-01T09:00:00Z"
     lease["preparation_start"] = lease["start"]
     assert errors_of(data) == [
-        "leases (pool edi-workers-1): 26 cores booked at 2026-12-01T08:00:00Z"
-        " but the capacity is 0"]  # fmt: skip
+        "leases (pool edi-workers-1): 26 cores booked at 2026-12-01T08:00:00Z but the capacity is 0"
+    ]
     assert nothing_written()
 
 

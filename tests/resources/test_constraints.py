@@ -37,9 +37,12 @@ def test_negative_capacity_is_refused_by_the_database(pool):
 
 @pytest.mark.parametrize(
     ("kind", "dims"),
-    [("storage", {"cores": 4, "size_gib": 10}), ("compute", {"cores": 4, "readers": 1}),
-     ("data", {"readers": 2, "memory_gib": 8})],
-)  # fmt: skip
+    [
+        ("storage", {"cores": 4, "size_gib": 10}),
+        ("compute", {"cores": 4, "readers": 1}),
+        ("data", {"readers": 2, "memory_gib": 8}),
+    ],
+)
 def test_pool_has_only_the_dimensions_of_its_kind(site, kind, dims):
     with violates("pool_dimensions_match_kind"), transaction.atomic():
         Pool.objects.create(slug="p", site=site, kind=kind, **dims)
@@ -79,8 +82,14 @@ def owner():
 
 
 def lease_row(site, owner, **overrides) -> dict:
-    fields = {"owner": owner, "site": site, "phase": "ACCEPTED", "start": T0,
-              "end": T0 + timedelta(hours=9), "preparation_start": T0}  # fmt: skip
+    fields = {
+        "owner": owner,
+        "site": site,
+        "phase": "ACCEPTED",
+        "start": T0,
+        "end": T0 + timedelta(hours=9),
+        "preparation_start": T0,
+    }
     return {**fields, **overrides}
 
 

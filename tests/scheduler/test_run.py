@@ -82,8 +82,13 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(WCIDT_DATA_DIR=str(data_dir), PORT=str(port), LEASE_TICK_SECONDS="1")
     with (data_dir.parent / "run.log").open("a") as log:
-        return subprocess.Popen([sys.executable, "-m", "scheduler.run"], cwd=ROOT, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "scheduler.run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def _read(opener, request) -> str:
@@ -118,12 +123,19 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
 
         _, page, cookies = _request(port, "/admin/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-        form = urlencode({"username": "admin", "password": "admin",
-                          "csrfmiddlewaretoken": token, "next": "/admin/"})  # fmt: skip
+        form = urlencode(
+            {
+                "username": "admin",
+                "password": "admin",
+                "csrfmiddlewaretoken": token,
+                "next": "/admin/",
+            }
+        )
         status, _, login_cookies = _request(port, "/admin/login/", body=form, cookies=cookies)
         assert status == 302
-        status, sites, _ = _request(port, "/admin/resources/site/",
-                                    cookies={**cookies, **login_cookies})  # fmt: skip
+        status, sites, _ = _request(
+            port, "/admin/resources/site/", cookies={**cookies, **login_cookies}
+        )
         assert status == 200
         assert "Edinburgh (Gaia DMP cloud)" in sites
     finally:

@@ -10,13 +10,20 @@ pytestmark = [pytest.mark.integration]
 
 
 def test_production_settings_pass_check_deploy(tmp_path):
-    env = {**os.environ, "SECRET_KEY": "x" * 64 + "production-secret-from-the-environment",
-           "ALLOWED_HOSTS": "scheduler.example.org", "WCIDT_DATA_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "SECRET_KEY": "x" * 64 + "production-secret-from-the-environment",
+        "ALLOWED_HOSTS": "scheduler.example.org",
+        "WCIDT_DATA_DIR": str(tmp_path),
+    }
     env.pop("DEBUG", None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
     assert not (tmp_path / "secret_key").exists()

@@ -1,0 +1,1 @@
+"""The native REST API (DESIGN §7), under /api/."""

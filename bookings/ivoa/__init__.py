@@ -1,0 +1,1 @@
+"""The IVOA ExecutionBroker interface (DESIGN §7), under /ivoa/."""

@@ -207,3 +207,30 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return f"profile of {self.user}"
+
+
+class IdempotencyKey(models.Model):
+    """A claimed `Idempotency-Key` of a POST and the answer it got, replayed on a retry.
+
+    The unique (user, key) row is inserted before the work runs, in the same transaction, so
+    a concurrent duplicate waits on it and then replays the first answer instead of booking.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    # Empty only inside the claiming transaction: nobody else ever sees a row without them.
+    status = models.PositiveSmallIntegerField(null=True)
+    body = models.JSONField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user})"

@@ -73,6 +73,19 @@ class Lease(models.Model):
     executable = models.JSONField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1, help_text="Bumped on every change (ETag).")
     next_action_at = models.DateTimeField(null=True, blank=True)
+    # Life-cycle bookkeeping (bookings/domain/lifecycle.py): kept here, not in the broker, so
+    # a crashed worker or a restarted Redis loses nothing.
+    claimed_until = models.DateTimeField(
+        null=True, blank=True, help_text="A worker owns the current step until then."
+    )
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Failed tries of the current step."
+    )
+    last_error = models.TextField(blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the adapters last made everything gone."
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

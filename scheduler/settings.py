@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "resources.apps.ResourcesConfig",
     "bookings.apps.BookingsConfig",
 ]
@@ -152,18 +153,30 @@ CACHES = {
 # --- Django REST framework and the OpenAPI schema ---
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Token first: an anonymous caller then gets 401 with `WWW-Authenticate: Token`.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "bookings.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "bookings.api.exceptions.problem_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # Offer-set creation runs the engine: the expensive call (DESIGN §7). Raise it for benchmarks.
+    "DEFAULT_THROTTLE_RATES": {"offer_sets": os.environ.get("OFFER_SET_THROTTLE", "60/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "WhenCanIDoThis? API",
     "DESCRIPTION": "Ask when a job can run, hold ranked offers, and manage leases.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the drf-spectacular-sidecar wheel, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"PhaseEnum": "bookings.choices.Phase"},
 }
 
 LOGGING = {

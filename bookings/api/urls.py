@@ -1,1 +1,32 @@
-urlpatterns: list = []
+"""The native REST API (DESIGN §7), under /api/."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from bookings.api import views
+from bookings.api.exceptions import not_found
+
+app_name = "api"
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("v1/sites/", views.SiteList.as_view(), name="site-list"),
+    path("v1/pools/", views.PoolList.as_view(), name="pool-list"),
+    path(
+        "v1/pools/<slug:slug>/availability",
+        views.PoolAvailability.as_view(),
+        name="pool-availability",
+    ),
+    path("v1/offer-sets/", views.OfferSetCreate.as_view(), name="offer-set-create"),
+    path("v1/offer-sets/<uuid:id>/", views.OfferSetDetail.as_view(), name="offer-set-detail"),
+    path("v1/leases/", views.LeaseList.as_view(), name="lease-list"),
+    path("v1/leases/<uuid:id>/", views.LeaseDetail.as_view(), name="lease-detail"),
+    path("v1/leases/<uuid:id>/accept", views.LeaseAccept.as_view(), name="lease-accept"),
+    path("v1/leases/<uuid:id>/reject", views.LeaseReject.as_view(), name="lease-reject"),
+    path("v1/leases/<uuid:id>/cancel", views.LeaseCancel.as_view(), name="lease-cancel"),
+    path("v1/leases/<uuid:id>/extend", views.LeaseExtend.as_view(), name="lease-extend"),
+    path("v1/calendar.ics", views.Calendar.as_view(), name="calendar"),
+    # Last: anything else under /api/ is a problem+json 404, not Django's HTML page.
+    re_path(r"^(?P<path>.*)$", not_found),
+]

@@ -1,0 +1,313 @@
+"""Thin views over bookings.domain: parse the HTTP bits, call one service, shape the answer."""
+
+import re
+from datetime import timedelta
+
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics
+from rest_framework.exceptions import NotAuthenticated
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from bookings.api.exceptions import PROBLEM_CONTENT_TYPE
+from bookings.api.filters import instant_param, leases_filter
+from bookings.api.idempotency import idempotent
+from bookings.api.renderers import ICalendarRenderer
+from bookings.api.serializers import (
+    FreeSegmentSerializer,
+    LeaseDetailSerializer,
+    LeaseExtendSerializer,
+    LeaseSerializer,
+    OfferSetRequestSerializer,
+    OfferSetSerializer,
+    PoolSerializer,
+    ProblemSerializer,
+    SiteSerializer,
+)
+from bookings.api.throttling import OfferSetThrottle
+from bookings.domain.availability import pool_availability
+from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.ical import leases_ical, user_for_ical_token
+from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
+from bookings.domain.offer_sets import offer_set_create
+from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from resources.models import Pool, Site
+
+DEFAULT_AVAILABILITY_SPAN = timedelta(days=7)
+_ETAG = re.compile(r'^(?:W/)?(?:"(\d{1,9})"|(\d{1,9}))$')
+
+
+def problems(*statuses: int) -> dict:
+    """OpenAPI responses for the problem statuses an operation can answer."""
+    return {(s, PROBLEM_CONTENT_TYPE): ProblemSerializer for s in (401, 403, *statuses)}
+
+
+def leases_with_details():
+    return Lease.objects.select_related("site").prefetch_related(
+        Prefetch("allocations", queryset=Allocation.objects.select_related("pool")),
+        Prefetch("events", queryset=LeaseEvent.objects.select_related("actor")),
+    )
+
+
+def etag(lease: Lease) -> str:
+    return f'W/"{lease.version}"'
+
+
+def if_match_version(request) -> int | None:
+    """The version an `If-Match` header names (W/"3", "3" or 3); None without one or for *."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    match = _ETAG.match(header.strip())
+    if not match:
+        raise DomainError(
+            "The If-Match header is not valid.",
+            errors=[FieldError("If-Match", 'must be one entity tag such as W/"3"')],
+        )
+    return int(match[1] or match[2])
+
+
+class ProblemAPIView(APIView):
+    """Errors are rendered as JSON problems whatever the view's own representation is."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = PROBLEM_CONTENT_TYPE
+        return response
+
+
+@extend_schema(responses={200: SiteSerializer(many=True), **problems()})
+class SiteList(ProblemAPIView, generics.ListAPIView):
+    """Sites and the pools they run."""
+
+    serializer_class = SiteSerializer
+    queryset = Site.objects.prefetch_related("pools")
+
+
+@extend_schema(responses={200: PoolSerializer(many=True), **problems()})
+class PoolList(ProblemAPIView, generics.ListAPIView):
+    """Pools with their base capacity and capacity changes."""
+
+    serializer_class = PoolSerializer
+    queryset = Pool.objects.select_related("site").prefetch_related("capacity_changes")
+
+
+class PoolAvailability(ProblemAPIView):
+    @extend_schema(
+        summary="Free capacity of a pool as a step function",
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATETIME, description="default: now"),
+            OpenApiParameter("end", OpenApiTypes.DATETIME, description="default: start + 7 days"),
+        ],
+        responses={200: FreeSegmentSerializer(many=True), **problems(400, 404)},
+    )
+    def get(self, request, slug):
+        pool = get_object_or_404(
+            Pool.objects.select_related("site").prefetch_related("capacity_changes"), slug=slug
+        )
+        start = instant_param(request.query_params, "start") or timezone.now()
+        end = instant_param(request.query_params, "end") or start + DEFAULT_AVAILABILITY_SPAN
+        segments = pool_availability(pool=pool, start=start, end=end)
+        return Response(FreeSegmentSerializer(segments, many=True).data)
+
+
+def offer_set_for_user(*, offer_set_id, user) -> OfferSet:
+    offer_sets = OfferSet.objects.prefetch_related(
+        Prefetch(
+            "leases",
+            queryset=Lease.objects.select_related("site")
+            .prefetch_related(
+                Prefetch("allocations", queryset=Allocation.objects.select_related("pool"))
+            )
+            .order_by("rank"),
+        )
+    )
+    if not user.is_staff:
+        offer_sets = offer_sets.filter(owner=user)
+    return get_object_or_404(offer_sets, id=offer_set_id)
+
+
+class OfferSetCreate(ProblemAPIView):
+    throttle_classes = [OfferSetThrottle]
+
+    @extend_schema(
+        summary="Ask when a job can run: up to max_offers held offers, or NO with reasons",
+        request=OfferSetRequestSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        responses={201: OfferSetSerializer, **problems(400, 422, 429)},
+    )
+    def post(self, request):
+        def run():
+            offer_set = offer_set_create(owner=request.user, data=request.data)
+            offer_set = offer_set_for_user(offer_set_id=offer_set.id, user=request.user)
+            data = OfferSetSerializer(offer_set).data
+            return Response(data, status=201, headers={"Location": data["url"]})
+
+        return idempotent(self, request, run)
+
+
+class OfferSetDetail(ProblemAPIView):
+    @extend_schema(responses={200: OfferSetSerializer, **problems(404)})
+    def get(self, request, id):
+        offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
+        return Response(OfferSetSerializer(offer_set).data)
+
+
+class LeaseList(ProblemAPIView, generics.ListAPIView):
+    """The caller's leases (all leases, for staff), earliest first."""
+
+    serializer_class = LeaseSerializer
+
+    def get_queryset(self):
+        leases = Lease.objects.select_related("site").prefetch_related(
+            Prefetch("allocations", queryset=Allocation.objects.select_related("pool"))
+        )
+        if not self.request.user.is_staff:
+            leases = leases.filter(owner=self.request.user)
+        return leases_filter(leases, self.request.query_params).order_by("start", "id")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("phase", str, description="phases, comma-separated"),
+            OpenApiParameter("site", str, description="site slug"),
+            OpenApiParameter("start", OpenApiTypes.DATETIME, description="ends after this"),
+            OpenApiParameter("end", OpenApiTypes.DATETIME, description="starts before this"),
+        ],
+        responses={200: LeaseSerializer(many=True), **problems(400)},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+def lease_response(*, lease_id, user) -> Response:
+    leases = leases_with_details()
+    if not user.is_staff:
+        leases = leases.filter(owner=user)
+    lease = get_object_or_404(leases, id=lease_id)
+    return Response(LeaseDetailSerializer(lease).data, headers={"ETag": etag(lease)})
+
+
+class LeaseDetail(ProblemAPIView):
+    @extend_schema(
+        summary="One lease with its allocations, connectors and events (ETag: its version)",
+        responses={200: LeaseDetailSerializer, **problems(404)},
+    )
+    def get(self, request, id):
+        return lease_response(lease_id=id, user=request.user)
+
+
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    description='The ETag read (W/"<version>"); optional. A stale one is refused with 412.',
+)
+IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)
+ACTION_SCHEMA = {
+    "parameters": [IF_MATCH, IDEMPOTENCY_KEY],
+    "responses": {200: LeaseDetailSerializer, **problems(400, 404, 409, 412, 422)},
+}
+
+
+class LeaseAction(ProblemAPIView):
+    """One change of a lease, answered with the lease as GET shows it."""
+
+    def change(self, request, id) -> Lease:
+        raise NotImplementedError
+
+    def post(self, request, id):
+        def run():
+            lease = self.change(request, id)
+            return lease_response(lease_id=lease.id, user=request.user)
+
+        return idempotent(self, request, run)
+
+
+@extend_schema(
+    summary="Accept an offer (its siblings are rejected); 409 with fresh offers if taken",
+    request=None,
+    **ACTION_SCHEMA,
+)
+class LeaseAccept(LeaseAction):
+    def change(self, request, id):
+        try:
+            return lease_accept(lease_id=id, user=request.user, if_match=if_match_version(request))
+        except DomainError as error:
+            fresh = error.extra.get("fresh_offer_set")
+            if isinstance(fresh, str):
+                offer_set = offer_set_for_user(offer_set_id=fresh, user=request.user)
+                error.extra["fresh_offer_set"] = OfferSetSerializer(offer_set).data
+            raise
+
+
+@extend_schema(summary="Reject an offer", request=None, **ACTION_SCHEMA)
+class LeaseReject(LeaseAction):
+    def change(self, request, id):
+        return lease_reject(lease_id=id, user=request.user, if_match=if_match_version(request))
+
+
+@extend_schema(
+    summary="Cancel a lease; its capacity returns at once", request=None, **ACTION_SCHEMA
+)
+class LeaseCancel(LeaseAction):
+    def change(self, request, id):
+        return lease_cancel(lease_id=id, user=request.user, if_match=if_match_version(request))
+
+
+@extend_schema(
+    summary="Move the end; 409 with latest_end when the whole extension does not fit",
+    request=LeaseExtendSerializer,
+    **ACTION_SCHEMA,
+)
+class LeaseExtend(LeaseAction):
+    def change(self, request, id):
+        data = request.data
+        if not isinstance(data, dict):
+            raise DomainError(
+                "The request is not valid.", errors=[FieldError("", "must be a JSON object")]
+            )
+        errors = [FieldError(k, "is not a known field") for k in sorted(set(data) - {"end"})]
+        end = instant_param(data, "end") if isinstance(data.get("end"), str) else None
+        if end is None:
+            errors.append(FieldError("end", "is required: an ISO 8601 date-time with a time zone"))
+        if errors:
+            raise DomainError("The request is not valid.", errors=errors)
+        return lease_extend(
+            lease_id=id, user=request.user, end=end, if_match=if_match_version(request)
+        )
+
+
+class Calendar(ProblemAPIView):
+    """The owner's leases as iCalendar. With ?token= (the secret of the user's feed) no other
+    authentication is needed, so calendar clients can subscribe."""
+
+    renderer_classes = [ICalendarRenderer]
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("token", str, description="the feed's secret token")],
+        responses={
+            (200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR),
+            **problems(404),
+        },
+    )
+    def get(self, request):
+        token = request.query_params.get("token")
+        if token is not None:
+            owner = user_for_ical_token(token=token)
+            if owner is None:
+                raise DomainError("No calendar has this token.", status=404, code="not-found")
+        elif request.user.is_authenticated:
+            owner = request.user
+        else:
+            raise NotAuthenticated("Give the feed's token (?token=) or authenticate.")
+        body = leases_ical(user=owner, host=request.get_host())
+        return Response(body, content_type="text/calendar; charset=utf-8")

@@ -1,0 +1,33 @@
+"""`pool_availability`: a pool's free capacity over a window, as the engine sees it."""
+
+from datetime import datetime, timedelta
+
+from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
+from resources.models import Pool
+from scheduler import engine
+
+MAX_SPAN = timedelta(days=366)
+
+
+def pool_availability(*, pool: Pool, start: datetime, end: datetime) -> list[dict]:
+    """[{start, end, free: {dim: n}}] on [start, end): capacity timeline minus counting load
+    (live holds included, lapsed holds not), clamped at 0, equal neighbours merged."""
+    if end <= start:
+        raise DomainError(
+            "The availability window is not valid.",
+            errors=[FieldError("end", "must be after start")],
+        )
+    if end - start > MAX_SPAN:
+        raise DomainError(
+            "The availability window is not valid.",
+            errors=[FieldError("end", f"the window may be at most {MAX_SPAN.days} days long")],
+        )
+    load = engine_load(pools=[pool], start=start, end=end)
+    (epool,) = engine_pools([pool])
+    return [
+        {"start": instant(s), "end": instant(e), "free": free}
+        for s, e, free in engine.free_profile(
+            pool=epool, load=load, start=epoch(start), end=epoch(end)
+        )
+    ]

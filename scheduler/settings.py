@@ -122,12 +122,19 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # --- Scheduling policy (read through django.conf.settings at call time) ---
 OFFER_HOLD_SECONDS = env_int("OFFER_HOLD_SECONDS", 300)
 LEASE_TICK_SECONDS = env_int("LEASE_TICK_SECONDS", 2)
+# Life cycle (bookings/domain/lifecycle.py): a failed adapter step is retried after
+# base·2^(n-1) s (at most LEASE_RETRY_MAX_SECONDS), FAILED after LEASE_MAX_ATTEMPTS tries;
+# a worker's claim on a step lapses LEASE_CLAIM_SECONDS after its last heartbeat.
+LEASE_MAX_ATTEMPTS = env_int("LEASE_MAX_ATTEMPTS", 5)
+LEASE_RETRY_BASE_SECONDS = env_int("LEASE_RETRY_BASE_SECONDS", 2)
+LEASE_RETRY_MAX_SECONDS = env_int("LEASE_RETRY_MAX_SECONDS", 300)
+LEASE_CLAIM_SECONDS = env_int("LEASE_CLAIM_SECONDS", 30)
 ENGINE_STEP_SECONDS = env_int("ENGINE_STEP_SECONDS", 60)
 
 # --- Celery (scheduler/celery.py reads the CELERY_ namespace) ---
@@ -139,7 +146,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "lease-tick": {"task": "bookings.tasks.lease_tick", "schedule": float(LEASE_TICK_SECONDS)},
+    "lease-tick": {
+        "task": "bookings.tasks.lease_tick",
+        "schedule": float(LEASE_TICK_SECONDS),
+        # Ticks queued while no worker ran are stale: the next fresh one does their work.
+        "options": {"expires": float(LEASE_TICK_SECONDS)},
+    },
 }
 
 # --- Cache (Redis: rate limits and idempotency keys) ---

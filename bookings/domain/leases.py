@@ -139,7 +139,8 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
                 actor=user,
                 message=message,
                 expires=None,
-                next_action_at=lease.preparation_start,
+                # Due now: the tick reserves it at once (slurm books ahead), then it waits.
+                next_action_at=now,
             )
             for sibling in siblings:
                 if sibling.id != lease.id and sibling.phase == Phase.OFFERED:

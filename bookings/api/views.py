@@ -36,6 +36,7 @@ from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.requests import parse_instant
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.models import Pool, Site
 
@@ -275,9 +276,12 @@ class LeaseExtend(LeaseAction):
                 "The request is not valid.", errors=[FieldError("", "must be a JSON object")]
             )
         errors = [FieldError(k, "is not a known field") for k in sorted(set(data) - {"end"})]
-        end = instant_param(data, "end") if isinstance(data.get("end"), str) else None
-        if end is None:
-            errors.append(FieldError("end", "is required: an ISO 8601 date-time with a time zone"))
+        end = parse_instant(data.get("end"))
+        if "end" not in data:
+            errors.append(FieldError("end", "is required (an ISO 8601 date-time with a time zone)"))
+        elif end is None:
+            message = f"{data['end']!r} is not an ISO 8601 date-time with a time zone"
+            errors.append(FieldError("end", message))
         if errors:
             raise DomainError("The request is not valid.", errors=errors)
         return lease_extend(

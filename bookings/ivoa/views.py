@@ -1,0 +1,182 @@
+"""The IVOA ExecutionBroker endpoints (DESIGN §7). Thin: parse, call the domain, render.
+
+Authentication is the native API's: `Authorization: Token <key>` or a logged-in session
+(with its CSRF check on POST). Anonymous calls get 401: every lease needs an owner who alone
+(with staff) can see, accept and cancel it, so we do not book for anonymous callers as the
+prototype does.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from bookings.choices import OfferSetResult, Phase
+from bookings.domain.errors import DomainError
+from bookings.domain.leases import lease_accept, lease_cancel, lease_for_user, lease_reject
+from bookings.domain.offer_sets import offer_set_create
+from bookings.ivoa import selectors, translate
+from bookings.ivoa.formats import FormatError, parse_body, problem, render, response_format
+from bookings.models import ApiToken
+
+UPDATES = {
+    Phase.ACCEPTED: lease_accept,
+    Phase.REJECTED: lease_reject,
+    Phase.CANCELLED: lease_cancel,
+}
+_SAFE = {"GET", "HEAD", "OPTIONS"}
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason
+
+
+def _authenticate(request: HttpRequest):
+    header = request.META.get("HTTP_AUTHORIZATION", "").strip()
+    if header:
+        scheme, _, key = header.partition(" ")
+        token = ApiToken.find(key.strip()) if scheme.lower() == "token" and key.strip() else None
+        if token is None or not token.user.is_active:
+            raise DomainError(
+                "Invalid token: send Authorization: Token <key>.",
+                status=401,
+                code="not-authenticated",
+            )
+        ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
+        return token.user
+    if request.user.is_authenticated:
+        if request.method not in _SAFE:
+            check = _CsrfCheck(lambda _request: None)
+            check.process_request(request)
+            reason = check.process_view(request, None, (), {})
+            if reason:
+                raise DomainError(f"CSRF check failed: {reason}", status=403, code="csrf-failed")
+        return request.user
+    raise DomainError(
+        "Authentication required: send Authorization: Token <key> or log in.",
+        status=401,
+        code="not-authenticated",
+    )
+
+
+def _url_for(request: HttpRequest) -> Callable[[str, str], str]:
+    base = request.build_absolute_uri(reverse("ivoa-offersets")).removesuffix("offersets")
+    return lambda collection, id_: f"{base}{collection}/{id_}"
+
+
+def _domain_problem(request: HttpRequest, error: DomainError) -> HttpResponse:
+    extra = dict(error.extra)
+    if "fresh_offer_set" in extra:
+        extra["offerset"] = _url_for(request)("offersets", extra.pop("fresh_offer_set"))
+    headers = {"WWW-Authenticate": "Token"} if error.status == 401 else None
+    return problem(
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail="; ".join(str(e) for e in error.errors) or error.title,
+        errors=[{"path": e.path, "message": e.message} for e in error.errors],
+        headers=headers,
+        **extra,
+    )
+
+
+def ivoa_view(*methods: str):
+    """Method check, content negotiation, authentication and errors, all as problem+json."""
+
+    def decorate(view):
+        @csrf_exempt  # session callers are checked in _authenticate; token callers need none
+        @wraps(view)
+        def wrapper(request: HttpRequest, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                return problem(
+                    status=405,
+                    code="method-not-allowed",
+                    title=f"{request.method} is not allowed here.",
+                    headers={"Allow": ", ".join(methods)},
+                )
+            try:
+                fmt = response_format(request)
+                user = _authenticate(request)
+                return view(request, user=user, fmt=fmt, **kwargs)
+            except FormatError as error:
+                return problem(
+                    status=error.status, code="bad-format", title=error.title, detail=error.detail
+                )
+            except DomainError as error:
+                return _domain_problem(request, error)
+
+        return wrapper
+
+    return decorate
+
+
+def _parse_request(request: HttpRequest, *, max_offers: int) -> tuple[dict, dict]:
+    return translate.offerset_request_parse(
+        parse_body(request), datasets=selectors.dataset_slugs(), max_offers=max_offers
+    )
+
+
+def _create(user, data: dict, paths: dict):
+    try:
+        return offer_set_create(owner=user, data=data)
+    except DomainError as error:
+        error.errors = translate.ivoa_errors(error.errors, paths)
+        raise
+
+
+def _offerset_body(request: HttpRequest, offer_set) -> dict:
+    source, leases = selectors.offer_set_source(offer_set)
+    return translate.offerset_render(source, leases, url=_url_for(request))
+
+
+def _session_body(request: HttpRequest, lease_id) -> dict:
+    lease = selectors.leases_with_parts().get(id=lease_id)
+    return translate.session_render(selectors.lease_source(lease), url=_url_for(request))
+
+
+@ivoa_view("POST")
+def offerset_create(request: HttpRequest, *, user, fmt: str) -> HttpResponse:
+    data, paths = _parse_request(request, max_offers=4)
+    offer_set = _create(user, data, paths)
+    body = _offerset_body(request, offer_set)
+    return render(body, fmt=fmt, status=303, headers={"Location": body["meta"]["url"]})
+
+
+@ivoa_view("GET")
+def offerset_detail(request: HttpRequest, *, user, fmt: str, uuid: str) -> HttpResponse:
+    offer_set = selectors.offer_set_for_user(offer_set_id=uuid, user=user)
+    return render(_offerset_body(request, offer_set), fmt=fmt)
+
+
+@ivoa_view("GET", "POST")
+def session_detail(request: HttpRequest, *, user, fmt: str, uuid: str) -> HttpResponse:
+    lease = lease_for_user(lease_id=uuid, user=user)
+    if request.method == "POST":
+        UPDATES[translate.update_parse(parse_body(request))](lease_id=lease.id, user=user)
+    return render(_session_body(request, lease.id), fmt=fmt)
+
+
+@ivoa_view("POST")
+def direct(request: HttpRequest, *, user, fmt: str) -> HttpResponse:
+    """The best single offer, accepted at once: 303 to the session; 409 when nothing fits."""
+    data, paths = _parse_request(request, max_offers=1)
+    offer_set = _create(user, data, paths)
+    if offer_set.result == OfferSetResult.NO:
+        body = _offerset_body(request, offer_set)
+        return problem(
+            status=409,
+            code="nothing-fits",
+            title="Nothing fits this request in its window.",
+            detail="; ".join(m["message"] for m in body["meta"].get("messages", [])),
+            messages=body["meta"].get("messages", []),
+            offerset=body["meta"]["url"],
+        )
+    lease = offer_set.leases.order_by("rank").first()
+    lease_accept(lease_id=lease.id, user=user)
+    body = _session_body(request, lease.id)
+    return render(body, fmt=fmt, status=303, headers={"Location": body["meta"]["url"]})

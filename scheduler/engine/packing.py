@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
@@ -65,12 +64,18 @@ def fits_alone(item: Item, free: Sequence[int]) -> bool:
     return all(f >= lo for f, lo in zip(free, item.low, strict=True))
 
 
-def assign(problem: Problem) -> list[int] | None:
-    """A pool index per item such that every pool holds its items' minimums, or None."""
+def assign(problem: Problem, *, best_of_greedy: bool = True) -> list[int] | None:
+    """A pool index per item such that every pool holds its items' minimums, or None.
+
+    With ``best_of_greedy`` both greedy passes run and the one that grows more wins;
+    otherwise the first feasible assignment is returned (a feasibility test).
+    """
     best: list[int] | None = None
     best_size = -1.0
     for worst_fit in (True, False):
         candidate = _greedy(problem, worst_fit=worst_fit)
+        if candidate is not None and not best_of_greedy:
+            return candidate
         if candidate is not None:
             size = amounts_size(problem.items, grow(problem, candidate))
             if size > best_size:
@@ -280,88 +285,98 @@ def improve(
 ) -> tuple[int, list[int]] | None:
     """CP-SAT: choose one of ``problems`` (tied sites) and an assignment maximising the grants.
 
+    Identical replicas are counted per pool rather than placed one by one, which removes
+    their symmetry; the total granted to a group on a pool is then shared out by ``grow``.
     Returns (problem index, assignment) or None when CP-SAT found nothing within the limit.
     """
     model = cp_model.CpModel()
     chosen = [model.new_bool_var(f"site{k}") for k in range(len(problems))]
     model.add_exactly_one(chosen)
-    places: list[list[dict[int, cp_model.IntVar]]] = []
+    counts = [_counts(model, problem, chosen[k], k) for k, problem in enumerate(problems)]
     objective = []
     for k, problem in enumerate(problems):
-        per_item = []
         loads: dict[tuple[int, int], list] = {}
-        for i, item in enumerate(problem.items):
-            x = {
-                p: model.new_bool_var(f"x{k}_{i}_{p}")
-                for p in item.pools
-                if fits_alone(item, problem.free[p])
-            }
-            model.add(sum(x.values()) == chosen[k])
-            per_item.append(x)
-            for p, var in x.items():
+        for gi, group in enumerate(problem.groups):
+            item, size = problem.items[group[0]], len(group)
+            for p, n in counts[k][gi].items():
                 for d, (lo, hi) in enumerate(zip(item.low, item.high, strict=True)):
                     if hi > lo:
-                        top = min(hi, problem.free[p][d])
-                        b = model.new_int_var(0, top, f"b{k}_{i}_{p}_{d}")
-                        model.add(b >= lo * var)
-                        model.add(b <= top * var)
-                        objective.append(b * max(1, round((1 << 20) / hi)))
-                        loads.setdefault((p, d), []).append(b)
+                        top = min(hi * size, problem.free[p][d])
+                        total = model.new_int_var(0, top, f"t{k}_{gi}_{p}_{d}")
+                        model.add(total >= lo * n)
+                        model.add(total <= hi * n)
+                        objective.append(total * max(1, round((1 << 20) / hi)))
+                        loads.setdefault((p, d), []).append(total)
                     elif lo > 0:
-                        loads.setdefault((p, d), []).append(lo * var)
+                        loads.setdefault((p, d), []).append(lo * n)
         for (p, d), terms in loads.items():
             model.add(sum(terms) <= problem.free[p][d])
-        for group in problem.groups:
-            order = {p: n for n, p in enumerate(problem.items[group[0]].pools)}
-            for a, b in pairwise(group):
-                model.add(
-                    sum(order[p] * v for p, v in per_item[a].items())
-                    <= sum(order[p] * v for p, v in per_item[b].items())
-                )
-        places.append(per_item)
     model.maximize(sum(objective))
     hint_k, hint_assignment = hint
-    for k, per_item in enumerate(places):
+    for k, problem in enumerate(problems):
         model.add_hint(chosen[k], k == hint_k)
-        for i, x in enumerate(per_item):
-            for p, var in x.items():
-                model.add_hint(var, k == hint_k and hint_assignment[i] == p)
+        for gi, group in enumerate(problem.groups):
+            for p, n in counts[k][gi].items():
+                placed = sum(1 for i in group if hint_assignment[i] == p) if k == hint_k else 0
+                model.add_hint(n, placed)
+    solved = _solve(model, time_limit)
+    if solved is None:
+        return None
+    for k, problem in enumerate(problems):
+        if solved.boolean_value(chosen[k]):
+            return k, _expand(
+                problem, [{p: solved.value(n) for p, n in c.items()} for c in counts[k]]
+            )
+    return None
+
+
+def _counts(model: cp_model.CpModel, problem: Problem, chosen, k: int) -> list[dict[int, object]]:
+    """Per group, how many of its replicas go on each pool where one fits at all."""
+    counts = []
+    for gi, group in enumerate(problem.groups):
+        item = problem.items[group[0]]
+        per_pool = {
+            p: model.new_int_var(0, len(group), f"n{k}_{gi}_{p}")
+            for p in item.pools
+            if fits_alone(item, problem.free[p])
+        }
+        model.add(sum(per_pool.values()) == len(group) * chosen)
+        counts.append(per_pool)
+    return counts
+
+
+def _expand(problem: Problem, counts: list[dict[int, int]]) -> list[int]:
+    result = [-1] * len(problem.items)
+    for group, per_pool in zip(problem.groups, counts, strict=True):
+        members = iter(group)
+        for p in sorted(per_pool):
+            for _ in range(per_pool[p]):
+                result[next(members)] = p
+    return result
+
+
+def _solve(model: cp_model.CpModel, time_limit: float) -> cp_model.CpSolver | None:
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
     solver.parameters.max_time_in_seconds = max(time_limit, 0.001)
-    status = solver.solve(model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    for k, per_item in enumerate(places):
-        if solver.boolean_value(chosen[k]):
-            assignment = [
-                next(p for p, var in x.items() if solver.boolean_value(var)) for x in per_item
-            ]
-            return k, assignment
-    return None
+    return solver
 
 
 def _cpsat_feasible(problem: Problem) -> list[int] | None:
     model = cp_model.CpModel()
-    per_item = []
+    counts = _counts(model, problem, 1, 0)
     loads: dict[tuple[int, int], list] = {}
-    for i, item in enumerate(problem.items):
-        x = {
-            p: model.new_bool_var(f"x{i}_{p}")
-            for p in item.pools
-            if fits_alone(item, problem.free[p])
-        }
-        model.add_exactly_one(x.values())
-        per_item.append(x)
-        for p, var in x.items():
+    for gi, group in enumerate(problem.groups):
+        item = problem.items[group[0]]
+        for p, n in counts[gi].items():
             for d, lo in enumerate(item.low):
                 if lo > 0:
-                    loads.setdefault((p, d), []).append(lo * var)
+                    loads.setdefault((p, d), []).append(lo * n)
     for (p, d), terms in loads.items():
         model.add(sum(terms) <= problem.free[p][d])
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = EXACT_FALLBACK_SECONDS
-    if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    solved = _solve(model, EXACT_FALLBACK_SECONDS)
+    if solved is None:
         return None
-    return [next(p for p, var in x.items() if solver.boolean_value(var)) for x in per_item]
+    return _expand(problem, [{p: solved.value(n) for p, n in c.items()} for c in counts])

@@ -5,11 +5,13 @@ See the package docstring for the offer semantics this module keeps.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 
 import numpy as np
 
@@ -32,9 +34,10 @@ from .model import (
     validate,
 )
 from .packing import Item, Problem
-from .profile import FreeProfile, build_profile
+from .profile import FreeProfile, build_profile, sorted_unique
 
 EPSILON = 1e-9
+PLACEMENT_LIMIT = 64
 DEFAULT_POLICY = Policy()
 
 
@@ -48,23 +51,51 @@ class _Site:
     prep: list[int]
     items: list[Item]
     reports: list[tuple[str, ...]]
-    groups: list[list[int]]
     profiles: list[FreeProfile] = field(default_factory=list)
 
     def with_items(self, items: list[Item], profiles: list[FreeProfile]) -> _Site:
-        return replace(
-            self,
-            items=items,
-            reports=[()] * len(items),
-            groups=packing.group_items(items),
-            profiles=profiles,
-        )
+        return replace(self, items=items, reports=[()] * len(items), profiles=profiles)
 
-    @property
-    def simple(self) -> bool:
-        """True when the vectorised test is already exact: one item per kind."""
-        kinds = [item.kind for item in self.items]
-        return len(kinds) == len(set(kinds))
+    @cached_property
+    def groups(self) -> list[list[int]]:
+        return packing.group_items(self.items)
+
+    @cached_property
+    def plan(self) -> list[_KindPlan] | None:
+        """How to decide feasibility exactly with array operations, or None if too costly.
+
+        Per kind: the largest group of identical replicas is counted (how many fit on each
+        pool), every other item is placed one by one over all its pools.
+        """
+        plans = []
+        kinds: dict[str, list[list[int]]] = {}
+        for group in self.groups:
+            kinds.setdefault(self.items[group[0]].kind, []).append(group)
+        for groups in kinds.values():
+            groups = sorted(groups, key=len, reverse=True)
+            counted = groups[0] if len(groups[0]) > 1 else None
+            singles = [i for g in (groups[1:] if counted else groups) for i in g]
+            if math.prod(len(self.items[i].pools) for i in singles) > PLACEMENT_LIMIT:
+                return None
+            placements = tuple(itertools.product(*(self.items[i].pools for i in singles)))
+            lows = [np.array(self.items[i].low, dtype=np.int64)[:, None] for i in singles]
+            plans.append(
+                _KindPlan(
+                    singles=tuple(lows),
+                    placements=placements,
+                    counted=self.items[counted[0]] if counted else None,
+                    count=len(counted) if counted else 0,
+                )
+            )
+        return plans
+
+
+@dataclass(frozen=True)
+class _KindPlan:
+    singles: tuple[np.ndarray, ...]
+    placements: tuple[tuple[int, ...], ...]
+    counted: Item | None
+    count: int
 
 
 @dataclass
@@ -94,17 +125,17 @@ def find_offers(
         return Answer(result=NO, offers=(), reasons=tuple(_dedupe(excluded)))
     lo = first - max(max(site.prep) for site in sites)
     planner = _Planner(policy=policy, budget=policy.solver_time_limit)
+    hi = max(first, request.start_latest) + request.duration.max
+    profiles = _profiles(sites, dims, load, lo, hi)
+    _attach(sites, profiles)
     if first <= request.start_latest:
-        hi = request.start_latest + request.duration.max
-        _attach(sites, _profiles(sites, dims, load, lo, hi))
         k = min(request.max_offers, policy.max_offers)
         offers = planner.offers(sites, request, first, k)
         if offers:
             return Answer(result=YES, offers=tuple(offers))
-    hi = max(first, request.start_latest) + policy.horizon_after_window + request.duration.max
-    profiles = _profiles(sites, dims, load, lo, hi)
-    _attach(sites, profiles)
     reasons = _diagnose(planner, sites, request, first, dims, lo, hi)
+    later = _profiles(sites, dims, load, hi, hi + policy.horizon_after_window)
+    profiles = {slug: profile.joined(later[slug]) for slug, profile in profiles.items()}
     suggestions = _suggest(
         planner=planner,
         pools=pools,
@@ -129,20 +160,24 @@ class _Planner:
         dmin, dmax = request.duration.min, request.duration.max
         sites = [replace(site, profiles=list(site.profiles)) for site in sites]
         begin = dict.fromkeys(range(len(sites)), first)
-        cached: dict[int, _Choice | None] = {}
+        earliest: dict[int, int | None] = {}
+        choices: dict[int, _Choice] = {}
         result: list[tuple[tuple, Offer]] = []
         while len(result) < k:
             for n, site in enumerate(sites):
-                if n not in cached:
-                    cached[n] = self._choice(site, begin[n], latest, dmin, dmax)
-            live = [n for n, choice in cached.items() if choice is not None]
+                if n not in earliest:
+                    earliest[n] = _earliest(site, begin[n], latest, dmin, self.step)
+            live = [n for n, s in earliest.items() if s is not None]
             if not live:
                 break
-            start = min(cached[n].start for n in live)
-            tied = [n for n in live if cached[n].start == start]
-            pick = self._pick([cached[n] for n in tied])
-            n = next(n for n in tied if cached[n].site is pick.site)
-            offer = _offer(pick, self.step)
+            start = min(earliest[n] for n in live)
+            tied = [n for n in live if earliest[n] == start]
+            for n in tied:
+                if n not in choices:
+                    choices[n] = self._choice(sites[n], start, dmin, dmax)
+            pick = self._pick([choices[n] for n in tied])
+            n = next(n for n in tied if sites[n] is pick.site)
+            offer = _offer(pick)
             result.append(((offer.start, -pick.size, -pick.duration, pick.site.order), offer))
             used = {grant.pool for grant in offer.grants}
             for p, pool in enumerate(pick.site.pools):
@@ -151,14 +186,11 @@ class _Planner:
                     span = pick.start - pick.site.prep[p]
                     pick.site.profiles[p] = pick.site.profiles[p].blocked(span, end)
             begin[n] = start
-            del cached[n]
+            del earliest[n], choices[n]
         result.sort(key=lambda entry: entry[0])
         return [offer for _, offer in result]
 
-    def _choice(self, site: _Site, begin: int, latest: int, dmin: int, dmax: int) -> _Choice | None:
-        start = _earliest(site, begin, latest, dmin, self.step)
-        if start is None:
-            return None
+    def _choice(self, site: _Site, start: int, dmin: int, dmax: int) -> _Choice:
         duration = _longest(site, start, dmin, dmax, self.step)
         problem = _problem(site, start, start + duration)
         assignment = packing.assign(problem)
@@ -202,25 +234,65 @@ def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int
     for profile, prep in zip(site.profiles, site.prep, strict=True):
         rises = _ceil_array(profile.rises() + prep, step)
         parts.append(rises[(rises > begin) & (rises <= latest)])
-    starts = np.unique(np.concatenate(parts))
+    starts = sorted_unique(np.concatenate(parts))
     frees = [
         profile.window_min(starts - prep, starts + dmin)
         for profile, prep in zip(site.profiles, site.prep, strict=True)
     ]
+    if site.plan is not None:
+        hits = np.flatnonzero(_exact(site.plan, frees))
+        return int(starts[hits[0]]) if len(hits) else None
     mask = _necessary(site, frees)
-    simple = site.simple
+    # Scanning stops at the first success, so every earlier candidate failed; one with no
+    # more free capacity anywhere than its predecessor fails too.
+    stacked = np.concatenate(frees)
+    mask[1:] &= np.any(stacked[:, 1:] > stacked[:, :-1], axis=0)
     for c in np.flatnonzero(mask).tolist():
-        if simple:
-            return int(starts[c])
         problem = Problem(site.items, [f[:, c].tolist() for f in frees], site.groups)
-        if packing.assign(problem) is not None:
+        if packing.assign(problem, best_of_greedy=False) is not None:
             return int(starts[c])
     return None
 
 
+def _exact(plan: list[_KindPlan], frees: list[np.ndarray]) -> np.ndarray:
+    """Per candidate (column of ``frees``): do all items fit? Every kind must have a placement
+    of its single items after which the counted group's replicas fit in what is left."""
+    width = frees[0].shape[1]
+    result = np.ones(width, dtype=bool)
+    for kind in plan:
+        fits = np.zeros(width, dtype=bool)
+        for placement in kind.placements:
+            left: dict[int, np.ndarray] = {}
+            for low, p in zip(kind.singles, placement, strict=True):
+                left[p] = left.get(p, frees[p]) - low
+            ok = np.ones(width, dtype=bool)
+            for rest in left.values():
+                ok &= np.all(rest >= 0, axis=0)
+            if kind.counted is not None:
+                room = sum(
+                    _room(left.get(p, frees[p]), kind.counted.low, kind.count)
+                    for p in kind.counted.pools
+                )
+                ok &= room >= kind.count
+            fits |= ok
+            if fits.all():
+                break
+        result &= fits
+    return result
+
+
+def _room(free: np.ndarray, low: tuple[int, ...], most: int) -> np.ndarray:
+    """How many items with minimums ``low`` fit in ``free`` (per column), at most ``most``."""
+    positive = [(d, lo) for d, lo in enumerate(low) if lo > 0]
+    if not positive:
+        return np.where(np.all(free >= 0, axis=0), most, 0)
+    fit = np.min([free[d] // lo for d, lo in positive], axis=0)
+    return np.clip(fit, 0, most)
+
+
 def _necessary(site: _Site, frees: list[np.ndarray]) -> np.ndarray:
     """Per candidate: every group has room for its replicas somewhere, and every kind's
-    pools together hold the minimums. Exact when each kind has one item."""
+    pools together hold the minimums."""
     count = frees[0].shape[1]
     mask = np.ones(count, dtype=bool)
     totals: dict[str, np.ndarray] = {}
@@ -228,16 +300,7 @@ def _necessary(site: _Site, frees: list[np.ndarray]) -> np.ndarray:
     for group in site.groups:
         item = site.items[group[0]]
         need = len(group)
-        room = np.zeros(count, dtype=np.int64)
-        positive = [(d, lo) for d, lo in enumerate(item.low) if lo > 0]
-        for p in item.pools:
-            free = frees[p]
-            if positive:
-                fit = np.min([free[d] // lo for d, lo in positive], axis=0)
-                room += np.clip(fit, 0, need)
-            else:
-                room += np.where(free.min(axis=0) >= 0, need, 0)
-        mask &= room >= need
+        mask &= sum(_room(frees[p], item.low, need) for p in item.pools) >= need
         low = np.array(item.low, dtype=np.int64) * need
         totals[item.kind] = totals.get(item.kind, 0) + low
         kind_pools.setdefault(item.kind, set()).update(item.pools)
@@ -249,12 +312,10 @@ def _necessary(site: _Site, frees: list[np.ndarray]) -> np.ndarray:
 
 def _feasible_window(site: _Site, start: int, end: int) -> bool:
     problem = _problem(site, start, end)
-    if site.simple:
-        return all(
-            any(packing.fits_alone(item, problem.free[p]) for p in item.pools)
-            for item in site.items
-        )
-    return packing.assign(problem) is not None
+    if site.plan is not None:
+        frees = [np.array(free, dtype=np.int64)[:, None] for free in problem.free]
+        return bool(_exact(site.plan, frees)[0])
+    return packing.assign(problem, best_of_greedy=False) is not None
 
 
 def _longest(site: _Site, start: int, dmin: int, dmax: int, step: int) -> int:
@@ -263,7 +324,7 @@ def _longest(site: _Site, start: int, dmin: int, dmax: int, step: int) -> int:
     if dmin == dmax or _feasible_window(site, start, start + dmax):
         return dmax
     drops = np.concatenate([profile.drops() for profile in site.profiles])
-    ends = np.unique(drops // step * step)
+    ends = sorted_unique(drops // step * step)
     ends = ends[(ends > start + dmin) & (ends < start + dmax)].tolist()
     low, high = 0, len(ends)
     while low < high:
@@ -283,7 +344,7 @@ def _problem(site: _Site, start: int, end: int) -> Problem:
     return Problem(site.items, free, site.groups)
 
 
-def _offer(choice: _Choice, step: int) -> Offer:
+def _offer(choice: _Choice) -> Offer:
     site, problem, start = choice.site, choice.problem, choice.start
     end = start + choice.duration
     amounts = packing.grow(problem, choice.assignment)
@@ -423,8 +484,7 @@ def _site(
         items.append(Item(label, 0, kind, kd, low, low, allowed))
         reports.append((dim,))
     prep = [pool.setup_seconds + staging for pool in chosen]
-    site = _Site(name, order, chosen, prep, items, reports, packing.group_items(items))
-    return site, []
+    return _Site(name, order, chosen, prep, items, reports), []
 
 
 def _profiles(
@@ -591,29 +651,40 @@ def _suggest(
     """Up to three nearest relaxations that work: fewer resources, shorter, later."""
     step = planner.step
 
-    def attempt(relaxed: Request) -> Offer | None:
+    def prepared(relaxed: Request) -> list[_Site]:
         sites, _, _ = _sites(pools=pools, request=relaxed, datasets=datasets, step=step)
         _attach(sites, profiles)
-        start = _ceil(relaxed.start_earliest, step)
-        offers = planner.offers(sites, relaxed, start, 1)
-        return offers[0] if offers else None
+        return sites
+
+    def probe(relaxed: Request) -> int | None:
+        """The earliest start of ``relaxed`` at any site, without building an offer."""
+        begin = _ceil(relaxed.start_earliest, step)
+        starts = [
+            _earliest(site, begin, relaxed.start_latest, relaxed.duration.min, step)
+            for site in prepared(relaxed)
+        ]
+        return min((s for s in starts if s is not None), default=None)
+
+    def offer(relaxed: Request) -> Offer:
+        begin = _ceil(relaxed.start_earliest, step)
+        return planner.offers(prepared(relaxed), relaxed, begin, 1)[0]
 
     found = []
     if first <= request.start_latest:
-        fewer = _fewer_resources(request, attempt)
+        fewer = _fewer_resources(request, probe, offer)
         if fewer is not None:
             found.append(fewer)
-        shorter = _shorter_duration(request, attempt, step)
+        shorter = _shorter_duration(request, probe, offer, step)
         if shorter is not None:
             found.append(shorter)
     later_first = max(first, request.start_latest // step * step + step)
-    later_request = replace(
+    later = replace(
         request, start_earliest=later_first, start_latest=request.start_latest + horizon
     )
-    offer = attempt(later_request)
-    if offer is not None:
-        message = f"first fit after the window: {_iso(offer.start)} to {_iso(offer.end)}"
-        found.append(Suggestion("later-start", message, later_request, offer))
+    if probe(later) is not None:
+        got = offer(later)
+        message = f"first fit after the window: {_iso(got.start)} to {_iso(got.end)}"
+        found.append(Suggestion("later-start", message, later, got))
     return found
 
 
@@ -631,41 +702,40 @@ def _scaled(request: Request, percent: int) -> Request:
     return replace(request, components=components)
 
 
-def _fewer_resources(request: Request, attempt) -> Suggestion | None:
+def _fewer_resources(request: Request, probe, offer) -> Suggestion | None:
     """The earliest start where at least half the minimums fit (else a quarter, …), with the
     largest percentage of them that fits at that start."""
     percent = 50
-    while percent >= 1:
+    while True:
         relaxed = _scaled(request, percent)
-        if [c.amounts for c in relaxed.components] == [c.amounts for c in request.components]:
+        same = [c.amounts for c in relaxed.components] == [c.amounts for c in request.components]
+        if percent < 1 or same:
             return None
-        offer = attempt(relaxed)
-        if offer is not None:
+        start = probe(relaxed)
+        if start is not None:
             break
         percent //= 2
-    else:
-        return None
-    pinned = replace(request, start_earliest=offer.start, start_latest=offer.start)
+    pinned = replace(request, start_earliest=start, start_latest=start)
     low, high = percent, 99
     while low < high:
         mid = (low + high + 1) // 2
-        if attempt(_scaled(pinned, mid)) is not None:
+        if probe(_scaled(pinned, mid)) is not None:
             low = mid
         else:
             high = mid - 1
     relaxed = _scaled(request, low)
-    offer = attempt(relaxed)
+    got = offer(relaxed)
     totals: dict[str, int] = {}
-    for grant in offer.grants:
+    for grant in got.grants:
         if not grant.component.startswith("dataset:"):
             for dim, value in grant.amounts.items():
                 totals[dim] = totals.get(dim, 0) + value
     granted = ", ".join(f"{value} {dim}" for dim, value in totals.items())
-    message = f"available with {granted} ({low}% of the minimum) at {_iso(offer.start)}"
-    return Suggestion("fewer-resources", message, relaxed, offer)
+    message = f"available with {granted} ({low}% of the minimum) at {_iso(got.start)}"
+    return Suggestion("fewer-resources", message, relaxed, got)
 
 
-def _shorter_duration(request: Request, attempt, step: int) -> Suggestion | None:
+def _shorter_duration(request: Request, probe, offer, step: int) -> Suggestion | None:
     """The earliest start where at least half the minimum duration fits (else a quarter, …),
     for the longest duration that fits there."""
     dmin = request.duration.min
@@ -676,14 +746,14 @@ def _shorter_duration(request: Request, attempt, step: int) -> Suggestion | None
         if shortest < step:
             return None
         relaxed = replace(request, duration=Range(shortest, max(shortest, below)))
-        offer = attempt(relaxed)
-        if offer is not None and offer.end - offer.start < dmin:
+        if probe(relaxed) is not None:
             break
         fraction *= 2
-    length = offer.end - offer.start
+    got = offer(relaxed)
+    length = got.end - got.start
     relaxed = replace(request, duration=Range(length, length))
-    offer = attempt(relaxed)
+    got = offer(relaxed)
     message = (
-        f"{_hours(length)} instead of {_hours(dmin)} from {_iso(offer.start)} to {_iso(offer.end)}"
+        f"{_hours(length)} instead of {_hours(dmin)} from {_iso(got.start)} to {_iso(got.end)}"
     )
-    return Suggestion("shorter-duration", message, relaxed, offer)
+    return Suggestion("shorter-duration", message, relaxed, got)

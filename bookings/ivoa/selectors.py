@@ -5,6 +5,7 @@ import uuid
 from django.db.models import Q
 
 from bookings.domain.errors import DomainError
+from bookings.ivoa import translate
 from bookings.models import Lease, OfferSet
 from resources.models import Dataset
 
@@ -29,7 +30,7 @@ def lease_source(lease: Lease) -> dict:
     request = lease.offer_set.request if lease.offer_set_id else {}
     name = lease.name
     if lease.offer_set_id:  # the offers of a set share its name; the prototype numbers them
-        name = f"{lease.name}-offer-{lease.rank}" if lease.name else f"offer-{lease.rank}"
+        name = f"{lease.name or translate.NO_NAME}-offer-{lease.rank}"
     return {
         "id": str(lease.id),
         "name": name,

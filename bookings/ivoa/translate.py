@@ -45,6 +45,8 @@ UPDATABLE_PHASES = (Phase.ACCEPTED, Phase.REJECTED, Phase.CANCELLED)
 DEFAULT_CORES = 2
 DEFAULT_MEMORY_GIB = 2
 DEFAULT_DURATION = "PT4H"
+DEFAULT_COMPUTE = "Default compute resource"  # the prototype's name for it
+NO_NAME = "no-name"  # the prototype's name for an unnamed offer set
 GIB = 1024**3
 
 # The type names each slot accepts, spelled as we write them back.
@@ -392,7 +394,7 @@ def offerset_request_parse(
         executable = _executable(data["executable"], problems)
 
     raw_compute = data.get(compute_key)
-    compute = {"kind": "simple-compute-resource", "name": None, "spec": {}}
+    compute = {"kind": "simple-compute-resource", "name": DEFAULT_COMPUTE, "spec": {}}
     cores = {"min": DEFAULT_CORES, "max": DEFAULT_CORES}
     memory = {"min": DEFAULT_MEMORY_GIB, "max": DEFAULT_MEMORY_GIB}
     compute_volumes: list[str] = []
@@ -464,9 +466,15 @@ def offerset_request_parse(
             volume_items.append(item)
 
     _check_names(executable, data_items, storage_items, volume_items, problems)
-    _check_references(
-        compute_key, compute_volumes, data_items, storage_items, volume_items, problems
-    )
+    declared = {
+        key: {
+            _label(raw, f"{slot}-{i}")
+            for i, raw in enumerate(_list(data.get(key), key, _Problems()))
+        }
+        for key, slot in (("data", "data"), ("storage", "storage"), ("volumes", "volume"))
+    }
+    items = (data_items, storage_items, volume_items)
+    _check_references(compute_key, compute_volumes, items, declared, problems)
 
     components = [
         {
@@ -563,6 +571,15 @@ def offerset_request_parse(
     return request, paths
 
 
+def _label(raw: Any, default: str) -> Any:
+    """The name a part is referred to by, read even from a part with other problems (so that
+    one mistake is not reported again at every reference to it)."""
+    if not isinstance(raw, dict):
+        return default
+    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    return meta.get("name", raw.get("name")) or default
+
+
 def _stored(item: dict | None) -> dict | None:
     if item is None:
         return None
@@ -583,35 +600,26 @@ def _check_names(executable, data_items, storage_items, volume_items, problems) 
         seen.setdefault(item["name"], path)
 
 
-def _check_references(
-    compute_key, compute_volumes, data_items, storage_items, volume_items, problems
-):
+def _check_references(compute_key, compute_volumes, items, declared, problems) -> None:
     """Names that link the parts (volumes, storage ↔ data) must name a part of this request."""
-    data_names = {d["name"] for d in data_items}
-    storage_names = {s["name"] for s in storage_items}
-    volume_names = {v["name"] for v in volume_items}
+    data_items, storage_items, volume_items = items
     for name in compute_volumes:
-        if name not in volume_names:
+        if name not in declared["volumes"]:
             problems.add(f"{compute_key}.volumes", f"{name!r} is not the name of a volume")
     for s in storage_items:
         for name in s["data"]:
-            if name not in data_names:
+            if name not in declared["data"]:
                 problems.add(f"{s['path']}.data", f"{name!r} is not the name of a data resource")
     for d in data_items:
-        if d["storage"] is not None and d["storage"] not in storage_names:
-            problems.add(
-                f"{d['path']}.storage", f"{d['storage']!r} is not the name of a storage resource"
-            )
+        if d["storage"] is not None and d["storage"] not in declared["storage"]:
+            message = f"{d['storage']!r} is not the name of a storage resource"
+            problems.add(f"{d['path']}.storage", message)
     for v in volume_items:
         spec = v["spec"]
-        targets = _names(
-            spec.get("resources", spec.get("resource")), f"{v['path']}.resources", problems
-        )
-        for name in targets:
-            if name not in data_names | storage_names:
-                problems.add(
-                    f"{v['path']}.resources", f"{name!r} is not a data or storage resource"
-                )
+        path = f"{v['path']}.resources"
+        for name in _names(spec.get("resources", spec.get("resource")), path, problems):
+            if name not in declared["data"] | declared["storage"]:
+                problems.add(path, f"{name!r} is not a data or storage resource")
 
 
 def ivoa_errors(errors: Iterable[FieldError], paths: dict[str, str]) -> list[FieldError]:
@@ -758,36 +766,24 @@ def session_render(lease: dict, *, url: Callable[[str, str], str]) -> dict:
         ),
     }
     if ivoa and ivoa.get("executable"):
-        session["executable"] = _part(
-            ivoa["executable"], "executable", lid, phase, whole, executable=True
-        )
-
+        session["executable"] = _part(ivoa["executable"], "executable", lease, whole)
     compute = [a for a in allocations if a["kind"] == "compute"]
     if compute:
-        name = (
-            ivoa["compute"]["name"]
-            if ivoa
-            else ", ".join(sorted({a["component"] for a in compute}))
-        )
-        part = _part(
-            ivoa["compute"]
-            if ivoa
-            else {"kind": "simple-compute-resource", "name": name, "spec": {}},
-            "compute",
-            lid,
-            phase,
-            schedule(min(a["start"] for a in compute), lease["start"], lease["end"]),
-        )
+        described = (ivoa or {}).get("compute") or {
+            "kind": "simple-compute-resource",
+            "name": ", ".join(sorted({a["component"] for a in compute})),
+            "spec": {},
+        }
+        sched = schedule(min(a["start"] for a in compute), lease["start"], lease["end"])
+        part = _part(described, "compute", lease, sched)
         cores = sum(a["amounts"].get("cores", 0) for a in compute)
         memory = sum(a["amounts"].get("memory_gib", 0) for a in compute)
         part["cores"] = {"min": cores, "max": cores}
         part["memory"] = {"min": memory, "max": memory}
-        volumes = ivoa["compute"].get("volumes", []) if ivoa else []
-        if volumes:
-            by_name = {v["name"]: v for v in ivoa["volumes"]}
-            part["volumes"] = [
-                _part(by_name[n], "volume", lid, phase, None) for n in volumes if n in by_name
-            ]
+        volumes = {v["name"]: v for v in (ivoa or {}).get("volumes", [])}
+        mounted = [volumes[n] for n in described.get("volumes", []) if n in volumes]
+        if mounted:
+            part["volumes"] = [_part(v, "volume", lease, None) for v in mounted]
         session["compute"] = part
 
     storage, data = _storage_and_data(lease, ivoa, whole)
@@ -802,20 +798,20 @@ def session_render(lease: dict, *, url: Callable[[str, str], str]) -> dict:
     return session
 
 
-def _part(
-    item: dict, slot: str, lid: str, phase: str, sched: dict | None, *, executable: bool = False
-) -> dict:
-    kind = item["kind"]
+def _part(item: dict, slot: str, lease: dict, sched: dict | None) -> dict:
+    """One part of a session (executable, compute, storage, data, volume) in the newest form."""
+    name = item["name"]
     part: dict[str, Any] = {
-        "kind": kind_uri(slot, kind),
+        "kind": kind_uri(slot, item["kind"]),
         "meta": _meta(
-            _part_uuid(lid, slot, item["name"] or slot),
-            item["name"],
+            _part_uuid(lease["id"], slot, name or slot),
+            name,
             description=item.get("description"),
+            created=iso(lease["created"]),
         ),
     }
     if slot != "volume":
-        part["phase"] = component_phase(phase, executable=executable)
+        part["phase"] = component_phase(lease["phase"], executable=slot == "executable")
     if sched is not None:
         part["schedule"] = sched
     part.update(item.get("spec", {}))
@@ -823,7 +819,7 @@ def _part(
 
 
 def _storage_and_data(lease: dict, ivoa: dict | None, whole: dict) -> tuple[list, list]:
-    lid, phase = lease["id"], lease["phase"]
+    lid = lease["id"]
     by_component: dict[str, dict] = {}
     for a in lease["allocations"]:
         if a["kind"] == "storage":
@@ -853,7 +849,7 @@ def _storage_and_data(lease: dict, ivoa: dict | None, whole: dict) -> tuple[list
     for entry in entries:
         grant = by_component.get(entry["component"]) if entry.get("component") else None
         sched = schedule(grant["start"], lease["start"], lease["end"]) if grant else whole
-        part = _part(entry, "storage", lid, phase, sched)
+        part = _part(entry, "storage", lease, sched)
         if grant:
             size = grant["amounts"].get("size_gib", 0)
             part["size"] = {"min": size, "max": size}
@@ -877,7 +873,7 @@ def _storage_and_data(lease: dict, ivoa: dict | None, whole: dict) -> tuple[list
         storage_name = item.get("storage")
         if item.get("dataset") and f"Storage for [{item['dataset']}]" in storage_ids:
             storage_name = f"Storage for [{item['dataset']}]"
-        part = _part(item, "data", lid, phase, whole)
+        part = _part(item, "data", lease, whole)
         if storage_name in storage_ids:
             part["storage"] = storage_ids[storage_name]
         data.append(part)
@@ -934,7 +930,7 @@ def offerset_render(offer_set: dict, leases: list[dict], *, url: Callable[[str, 
         "kind": OFFERSET_KIND,
         "meta": _meta(
             offer_set["id"],
-            offer_set["name"],
+            offer_set["name"] or NO_NAME,
             url=url("offersets", offer_set["id"]),
             created=iso(offer_set["created"]),
             messages=messages_render(offer_set, paths=paths, names=names) or None,

@@ -175,7 +175,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "bookings.api.exceptions.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["bookings.api.parsers.TextJSONParser"],
     # Offer-set creation runs the engine: the expensive call (DESIGN §7). Raise it for benchmarks.
     "DEFAULT_THROTTLE_RATES": {"offer_sets": os.environ.get("OFFER_SET_THROTTLE", "60/min")},
 }

@@ -9,7 +9,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.exceptions import NotAuthenticated, ParseError
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from bookings.api.exceptions import PROBLEM_CONTENT_TYPE
 from bookings.api.filters import instant_param, leases_filter
 from bookings.api.idempotency import idempotent
+from bookings.api.parsers import contains_nul
 from bookings.api.renderers import ICalendarRenderer
 from bookings.api.serializers import (
     FreeSegmentSerializer,
@@ -76,6 +77,12 @@ def if_match_version(request) -> int | None:
 
 class ProblemAPIView(APIView):
     """Errors are rendered as JSON problems whatever the view's own representation is."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail in a query.
+        if any(contains_nul(k) or contains_nul(v) for k, v in request.query_params.lists()):
+            raise ParseError("Query parameters may not contain the NUL character.")
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

@@ -291,3 +291,21 @@ def test_the_window_must_not_be_in_the_past(api, capacity):
     )
     assert response.status_code == 400
     assert response.json()["errors"] == [{"path": "start", "message": "the window is in the past"}]
+
+
+def test_nul_characters_are_refused_before_they_reach_the_database(api, capacity):
+    response = api.post("/api/v1/offer-sets/", worker_request(name="a\x00b"), format="json")
+    assert response.status_code == 400
+    assert response.json() == problem(
+        400,
+        "parse-error",
+        "The request is not valid.",
+        "JSON strings may not contain the NUL character (\\u0000).",
+    )
+    response = api.get("/api/v1/leases/?site=%00")
+    assert response.json() == problem(
+        400,
+        "parse-error",
+        "The request is not valid.",
+        "Query parameters may not contain the NUL character.",
+    )

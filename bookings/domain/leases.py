@@ -8,6 +8,7 @@ consume capacity (accepting a lapsed hold, extending) re-check it under the pool
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import F
@@ -32,7 +33,7 @@ def lease_for_user(*, lease_id, user, lock: bool = False) -> Lease:
         leases = leases.filter(owner=user)
     try:
         return leases.get(id=lease_id)
-    except (Lease.DoesNotExist, ValueError, TypeError):
+    except (Lease.DoesNotExist, ValidationError, ValueError, TypeError):  # not a uuid: 404 too
         raise DomainError("No such lease.", status=404, code="not-found") from None
 
 

@@ -120,6 +120,11 @@ class Cluster:
         wait_for(lambda: "ready." in log.read_text(), 60, "the Celery worker", self.logs)
         return worker
 
+    def supervise(self) -> None:
+        """Start a worker again if the last one exited, as systemd does (Restart=always)."""
+        if self.workers[-1].poll() is not None:
+            self.start_worker()
+
     def kill_worker(self, worker: subprocess.Popen) -> None:
         """SIGKILL the worker and its pool processes: a crash, nothing gets to clean up."""
         os.killpg(worker.pid, signal.SIGKILL)
@@ -127,6 +132,8 @@ class Cluster:
 
     def start_beat(self) -> None:
         self.beat = self._spawn("beat", "beat", f"--schedule={self.root / 'beat-schedule'}")
+        log = self.root / "beat.log"
+        wait_for(lambda: "Sending due task" in log.read_text(), 60, "the first tick", self.logs)
 
     def stop(self) -> None:
         for process in [*self.workers, self.beat]:

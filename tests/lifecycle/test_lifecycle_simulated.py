@@ -65,9 +65,7 @@ def test_a_lease_goes_from_offered_to_completed_by_the_clock(cluster, site, user
     ]
 
 
-def test_cancel_while_waiting_releases_and_an_early_release_ends_the_lease_now(
-    cluster, site, user
-):
+def test_cancel_while_waiting_releases_and_an_early_release_ends_the_lease_now(cluster, site, user):
     pool = make_pool(site, "sim", "simulated", {})
     waiting = make_offer(user, pool, start=soon(60), seconds=60)
     running = make_offer(user, pool, start=soon(1), seconds=600)

@@ -1,0 +1,350 @@
+"""Unit tests of the IVOA translation and formats: pure functions, no database."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import RequestFactory
+
+from bookings.domain.errors import DomainError, FieldError
+from bookings.ivoa import formats, translate
+
+pytestmark = [pytest.mark.unit]
+
+EB = "https://www.purl.org/ivoa.net/EB/schema/v1.0/types"
+NOTEBOOK = f"{EB}/executable/jupyter-notebook-1.0"
+COMPUTE = f"{EB}/compute/simple-compute-resource-1.0"
+
+
+def parse(data, datasets=()):
+    return translate.offerset_request_parse(data, datasets=set(datasets))
+
+
+def test_the_newest_form_maps_onto_our_request(recordings):
+    request, paths = parse(recordings.data("001-001"))
+
+    assert paths == {"compute": "compute"}
+    assert request == {
+        "name": "",
+        "components": [
+            {
+                "name": "compute",
+                "kind": "compute",
+                "amounts": {"cores": {"min": 5, "max": 15}, "memory_gib": {"min": 3, "max": 9}},
+            }
+        ],
+        "datasets": [],
+        "duration": "PT1H",
+        "max_offers": 4,
+        "executable": {
+            "ivoa": {
+                "executable": {
+                    "kind": "jupyter-notebook",
+                    "name": "executable-001",
+                    "spec": {
+                        "location": "https://raw.githubusercontent.com/Zarquan/binder-demo/"
+                        "main/02_dmhh.ipynb"
+                    },
+                },
+                "compute": {
+                    "kind": "simple-compute-resource",
+                    "name": "computer-001",
+                    "spec": {},
+                    "volumes": [],
+                },
+                "storage": [],
+                "data": [],
+                "volumes": [],
+                "paths": {"compute": "compute"},
+            }
+        },
+    }
+
+
+def test_a_minimal_request_gets_the_prototypes_defaults(recordings):
+    request, _ = parse(recordings.data("002-001"))
+
+    assert request["components"] == [
+        {
+            "name": "compute",
+            "kind": "compute",
+            "amounts": {"cores": {"min": 2, "max": 2}, "memory_gib": {"min": 2, "max": 2}},
+        }
+    ]
+    assert request["duration"] == "PT4H"
+    assert request["executable"]["ivoa"]["compute"]["name"] == "Default compute resource"
+    assert request["executable"]["ivoa"]["executable"]["name"] is None
+
+
+def test_older_spellings_name_type_and_computer(recordings):
+    request, paths = parse(recordings.data("example-006-001"))
+
+    assert paths == {"compute": "computer"}
+    assert request["name"] == "example-006"
+    ivoa = request["executable"]["ivoa"]
+    assert (ivoa["executable"]["kind"], ivoa["executable"]["name"]) == (
+        "docker-container",
+        "example-006-executable",
+    )
+    assert ivoa["executable"]["spec"]["entrypoint"] == "test-entrypoint"
+    assert ivoa["compute"]["name"] == "example-006-compute"
+
+
+def test_the_standard_drafts_resources_block():
+    request, paths = parse(
+        {
+            "name": "std",
+            "resources": {
+                "compute": [{"type": COMPUTE, "name": "c", "cores": {"min": 3}}],
+                "storage": [
+                    {
+                        "type": f"{EB}/storage/simple-storage-resource-1.0",
+                        "name": "s",
+                        "size": {"min": 10, "max": 20},
+                    }
+                ],
+            },
+        }
+    )
+
+    assert [c["amounts"] for c in request["components"]] == [
+        {"cores": {"min": 3, "max": 3}, "memory_gib": {"min": 2, "max": 2}},
+        {"size_gib": {"min": 10, "max": 20}},
+    ]
+    assert paths == {"compute": "compute", "storage-0": "storage[0]"}
+
+
+def test_data_named_like_our_dataset_books_it(recordings):
+    data = {
+        "data": [
+            {"kind": f"{EB}/data/ivoa-data-resource-1.0", "meta": {"name": "gaia-dr3"}},
+            {
+                "kind": f"{EB}/data/simple-data-resource-1.0",
+                "meta": {"name": "cat"},
+                "location": "https://example.org/cat.vot",
+            },
+        ]
+    }
+
+    request, _ = parse(data, datasets={"gaia-dr3"})
+
+    assert request["datasets"] == ["gaia-dr3"]
+    ivoa = request["executable"]["ivoa"]
+    assert [(d["name"], d["storage"], d["dataset"]) for d in ivoa["data"]] == [
+        ("gaia-dr3", None, "gaia-dr3"),
+        ("cat", "Storage for [cat]", None),
+    ]
+    assert [(s["name"], s["component"]) for s in ivoa["storage"]] == [("Storage for [cat]", None)]
+
+
+def test_skao_data_sizes_become_storage_holds(recordings):
+    request, paths = parse(recordings.data("example-011-007"))
+
+    assert request["components"][1] == {
+        "name": "storage-0",
+        "kind": "storage",
+        "amounts": {"size_gib": {"min": 25600, "max": 25600}},
+    }
+    assert paths == {"compute": "compute", "storage-0": "data[0]"}
+
+
+def test_storage_without_size_holds_what_its_data_need():
+    skao = f"{EB}/data/skao-data-resource-1.0"
+    request, _ = parse(
+        {
+            "storage": [
+                {
+                    "kind": f"{EB}/storage/simple-storage-resource-1.0",
+                    "meta": {"name": "s"},
+                    "data": ["a", "b"],
+                }
+            ],
+            "data": [
+                {"kind": skao, "meta": {"name": "a"}, "skao": {"datasize": 3 * 1024**3}},
+                {"kind": skao, "meta": {"name": "b"}, "skao": {"datasize": 1}},
+            ],
+        }
+    )
+
+    assert request["components"][1]["amounts"] == {"size_gib": {"min": 4, "max": 4}}
+    assert [d["storage"] for d in request["executable"]["ivoa"]["data"]] == ["s", "s"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-12-01T08:00:00Z/2026-12-04T00:00:00Z", "2026-12-01T08:00:00Z/2026-12-04T00:00:00Z"),
+        ("2026-12-01T08:00:00+01:00/PT6H", "2026-12-01T07:00:00Z/2026-12-01T13:00:00Z"),
+        ("PT6H/2026-12-01T08:00:00Z", "2026-12-01T02:00:00Z/2026-12-01T08:00:00Z"),
+        ("2026-12-01T08:00:00Z", "2026-12-01T08:00:00Z/2026-12-01T08:00:00Z"),
+        ("2026-12-01/2026-12-02", "2026-12-01T00:00:00Z/2026-12-02T00:00:00Z"),
+        (["2026-12-01/P1D"], "2026-12-01T00:00:00Z/2026-12-02T00:00:00Z"),
+    ],
+)
+def test_start_intervals(value, expected):
+    request, _ = parse({"schedule": {"requested": {"start": value}}})
+
+    assert request["start"] == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        (
+            ["2026-12-01/P1D", "2026-12-03/P1D"],
+            FieldError(
+                "schedule.requested.start", "give one start interval (several are not supported)"
+            ),
+        ),
+        (
+            "2026-12-01T08:00:00/PT1H",
+            FieldError(
+                "schedule.requested.start",
+                "'2026-12-01T08:00:00/PT1H' is not an ISO 8601 interval of date-times with a time "
+                "zone and durations without years or months",
+            ),
+        ),
+        ("a/b/c", FieldError("schedule.requested.start", "'a/b/c' is not an ISO 8601 interval")),
+    ],
+)
+def test_bad_start_intervals(value, error):
+    with pytest.raises(DomainError) as raised:
+        parse({"schedule": {"requested": {"start": value}}})
+
+    assert raised.value.errors == [error]
+
+
+@pytest.mark.parametrize(
+    ("uri", "slot", "name"),
+    [
+        (NOTEBOOK, "executable", "jupyter-notebook"),
+        (
+            "https://www.purl.org/ivoa.net/EB/schema/types/executables/docker-container-1.0",
+            "executable",
+            "docker-container",
+        ),
+        (
+            "https://www.purl.org/ivoa.net/EB/schema/types/resources/data/Rucio-data-resource-1.0",
+            "data",
+            "rucio-data-resource",
+        ),
+        (
+            "https://www.purl.org/ivoa.net/Calycopis-openapi/schema/v1.0/kinds/data/"
+            "S3-data-resource.yaml",
+            "data",
+            "S3-data-resource",
+        ),
+        (
+            "https://www.purl.org/ivoa.net/EB/schema/types/computer/simple-compute-resource-1.0",
+            "compute",
+            "simple-compute-resource",
+        ),
+        (
+            "https://www.purl.org/ivoa.net/EB/schema/v1.0//types/volume/simple-volume-mount-1.0",
+            "volume",
+            None,
+        ),
+        (NOTEBOOK, "compute", None),
+        (f"{EB}/executable/kubernetes-pod-1.0", "executable", None),
+        (42, "executable", None),
+    ],
+)
+def test_kind_uris_of_every_draft(uri, slot, name):
+    assert translate.kind_name(uri, slot) == name
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ("components[0].amounts.cores.min", "compute.cores.min"),
+        ("components[0].amounts.memory_gib", "compute.memory"),
+        ("components[1].amounts.size_gib", "storage[2].size"),
+        ("components[1].name", "storage[2].meta.name"),
+        ("duration.max", "schedule.requested.duration.max"),
+        ("start", "schedule.requested.start"),
+        ("datasets[0]", "data[0]"),
+        ("", ""),
+    ],
+)
+def test_our_error_paths_in_ivoa_terms(ours, theirs):
+    paths = {"compute": "compute", "storage-1": "storage[2]"}
+
+    assert translate.ivoa_path(ours, list(paths), paths) == theirs
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "PT0S"),
+        (45, "PT45S"),
+        (3600, "PT1H"),
+        (51260, "PT14H14M20S"),
+        (90000, "P1DT1H"),
+        (86400, "P1D"),
+    ],
+)
+def test_iso_durations(seconds, text):
+    assert translate.iso_duration(timedelta(seconds=seconds)) == text
+
+
+@pytest.mark.parametrize(
+    ("phase", "values"),
+    [
+        ("OFFERED", ["ACCEPTED", "REJECTED"]),
+        ("ACCEPTED", ["CANCELLED"]),
+        ("PREPARING", ["CANCELLED"]),
+        ("RUNNING", ["CANCELLED"]),
+        ("RELEASING", []),
+        ("REJECTED", []),
+        ("COMPLETED", []),
+    ],
+)
+def test_options_list_the_updates_allowed_now(phase, values):
+    expected = [{"kind": "uri:enum-value-option", "path": "phase", "values": values}]
+    assert translate.session_options(phase) == (expected if values else [])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"},
+        {"type": "uri:enum-value-update", "path": "state", "value": "ACCEPTED"},
+        {"update": {"type": "uri:enum-value-update", "path": "phase", "value": "ACCEPTED"}},
+    ],
+)
+def test_update_spellings(body):
+    assert translate.update_parse(body) == "ACCEPTED"
+
+
+def test_schedule_of_a_lease():
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+
+    assert translate.schedule(start - timedelta(minutes=10), start, start + timedelta(hours=9)) == {
+        "preparing": {"start": "2026-12-01T07:50:00Z", "duration": "PT10M"},
+        "available": {"start": "2026-12-01T08:00:00Z/PT0S", "duration": "PT9H"},
+        "releasing": {"start": "2026-12-01T17:00:00Z", "duration": "PT0S"},
+    }
+
+
+def test_yaml_keeps_no_and_instants_as_text():
+    request = RequestFactory().post(
+        "/ivoa/offersets",
+        "result: NO\nstart: 2026-12-01T08:00:00Z\nflag: yes\nreal: true\n",
+        content_type="application/yaml",
+    )
+
+    assert formats.parse_body(request) == {
+        "result": "NO",
+        "start": "2026-12-01T08:00:00Z",
+        "flag": "yes",
+        "real": True,
+    }
+
+
+def test_yaml_output_has_no_aliases_and_quotes_no():
+    part = {"start": "2026-12-01T08:00:00Z"}
+
+    response = formats.render({"a": part, "b": part, "result": "NO"}, fmt=formats.YAML)
+
+    assert response.content.decode() == (
+        "a:\n  start: '2026-12-01T08:00:00Z'\nb:\n  start: '2026-12-01T08:00:00Z'\nresult: 'NO'\n"
+    )

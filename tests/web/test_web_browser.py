@@ -1,0 +1,148 @@
+"""End to end in a real Chromium against the live server: what an astronomer does.
+
+Every page visited is screenshotted into test-artifacts/screenshots/ (laptop and phone sizes).
+"""
+
+import re
+
+import pytest
+from django.db import transaction
+from playwright.sync_api import expect
+
+from bookings.choices import ActorKind, Phase
+from bookings.domain.leases import lease_transition
+from bookings.models import Lease
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
+
+GAIA = "DR3 analysis (Spark, large)"
+
+
+def test_book_the_gaia_template_accept_see_it_in_the_calendar_and_cancel(page, log_in, shot):
+    page.goto("/login/")
+    shot(page, "01-login")
+    log_in(page)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, astro")
+    shot(page, "02-dashboard")
+
+    page.get_by_role("link", name="Book", exact=True).click()
+    page.get_by_label("Template", exact=True).select_option(label="Gaia DMP Spark — large")
+    page.get_by_role("button", name="Fill in the form").click()
+    names = page.locator("input[name$='-name']")
+    expect(names).to_have_count(4)
+    assert [names.nth(i).input_value() for i in range(4)] == ["head", "workers", "scratch", ""]
+    expect(page.get_by_label("Duration (hours)")).to_have_value("9")
+    shot(page, "03-book-gaia-template")
+
+    page.get_by_role("button", name="Find offers").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"4 offers for “{GAIA}”")
+    expect(page.locator(".hold .countdown")).to_have_text(re.compile(r"^[45]:\d\d$"))
+    # 4 offers of (head + 6 workers + scratch + a Gaia reader) allocations on the timeline.
+    expect(page.locator("[data-timeline] .ec-event:not(.ec-bg-event)")).to_have_count(36)
+    expect(page.locator("[data-timeline] .ec-bg-event").first).to_be_attached()
+    shot(page, "04-offers")
+
+    first = Lease.objects.get(owner__username="astro", phase=Phase.OFFERED, rank=0)
+    page.get_by_role("button", name="Accept offer 1").click()
+    expect(page).to_have_url(re.compile(f"/leases/{first.id}/$"))
+    expect(page.locator("#lease-phase")).to_have_text("ACCEPTED")
+    expect(page.get_by_role("status")).to_have_text(f"Booked: {GAIA} is yours.")
+    shot(page, "05-lease-accepted")
+
+    # The life cycle moves the lease on; the page follows without a reload.
+    with transaction.atomic():
+        lease = Lease.objects.select_for_update().get(id=first.id)
+        lease_transition(
+            lease=lease, to=Phase.WAITING, actor_kind=ActorKind.SYSTEM, message="test: reserved"
+        )
+    expect(page.locator("#lease-phase")).to_have_text("WAITING", timeout=8_000)
+    expect(page.locator("#lease-events")).to_contain_text("test: reserved")
+    expect(page.locator(".step.current .step-name")).to_have_text("WAITING")
+
+    page.get_by_role("link", name="Show in the calendar").click()
+    event = page.locator("[data-calendar] .ec-event", has_text=f"{GAIA} · WAITING")
+    expect(event.first).to_be_visible()
+    shot(page, "06-calendar-month")
+    page.get_by_role("button", name="Week").click()
+    expect(event.first).to_be_visible()
+    shot(page, "07-calendar-week")
+    event.first.click()
+    expect(page).to_have_url(re.compile(f"/leases/{first.id}/$"))
+
+    page.get_by_role("link", name="Cancel the lease…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cancel this lease?")
+    shot(page, "08-cancel-confirm")
+    page.get_by_role("button", name="Yes, cancel the lease").click()
+    expect(page.locator("#lease-phase")).to_have_text("CANCELLED")
+    expect(page.get_by_role("status")).to_have_text("The lease is cancelled.")
+    expect(page.get_by_role("link", name="Cancel the lease…")).to_have_count(0)
+    shot(page, "09-lease-cancelled")
+    phases = dict(first.offer_set.leases.values_list("rank", "phase"))
+    assert phases == {0: Phase.CANCELLED, 1: Phase.REJECTED, 2: Phase.REJECTED, 3: Phase.REJECTED}
+
+
+def test_a_request_that_cannot_fit_shows_reasons_and_a_relaxation_that_works(page, log_in, shot):
+    log_in(page)
+    page.goto("/book/")
+    cores = page.get_by_label("Cores, at least", exact=True).first
+    cores_max = page.get_by_label("Cores, up to (optional)", exact=True).first
+    cores.fill("200")
+    cores_max.fill("100")
+    page.get_by_label("Duration (hours)").fill("2")
+    page.get_by_role("button", name="Find offers").click()
+    # The engine's refusal lands on the field it names, and what was typed stays.
+    expect(page.locator("#id_components-0-cores_max_error")).to_have_text(
+        "100 is less than min 200"
+    )
+    expect(cores).to_have_value("200")
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Component 1 “main”, cores, up to (optional): 100 is less than min 200"
+    )
+    shot(page, "10-book-inline-errors")
+
+    cores_max.fill("")
+    page.get_by_role("button", name="Find offers").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("No slot fits")
+    expect(page.locator(".reasons")).to_have_text(
+        "“main”: cores: main: no compute pool has 200 cores free for 2 h in the window,"
+        " even with nothing booked"
+    )
+    relax = page.get_by_role("button", name=re.compile(r"^Ask again: available with 64 cores"))
+    expect(relax).to_be_visible()
+    shot(page, "11-no-fit-reasons")
+
+    relax.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^[1-4] offers?$"))
+    expect(page.locator(".offer").first).to_contain_text("64 cores")
+    shot(page, "12-relaxed-offers")
+
+
+def test_availability_profile_and_phone_layout(page, log_in, shot):
+    log_in(page)
+    page.goto("/availability/?days=7")
+    # Every dimension of every enabled demo pool is drawn (cam-gpu has three).
+    expect(page.locator("svg.freechart")).to_have_count(14)
+    expect(page.locator("svg.freechart title").first).to_contain_text("free now")
+    shot(page, "13-availability")
+
+    page.goto("/profile/")
+    page.get_by_label("Your time zone").select_option("America/New_York")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_have_text("Times are now shown in America/New_York.")
+    expect(page.locator(".who")).to_contain_text("times in America/New_York")
+    shot(page, "14-profile")
+    page.goto("/")
+    expect(page.locator(".lease-list")).to_contain_text(re.compile(r"(EST|EDT)"))
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, name in [
+        ("/", "15-phone-dashboard"),
+        ("/book/?template=gaia-spark-large", "16-phone-book"),
+        ("/availability/", "17-phone-availability"),
+        ("/calendar/", "18-phone-calendar"),
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        shot(page, name)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow == 0, f"{path} scrolls sideways on a phone by {overflow}px"

@@ -362,6 +362,122 @@ def _unwrap_resources(data: dict, problems: _Problems) -> dict:
     return flat
 
 
+def _compute(raw: Any, path: str, problems: _Problems) -> tuple[dict, dict]:
+    """The one compute resource (the prototype's default when absent) and its amounts."""
+    compute = {"kind": "simple-compute-resource", "name": DEFAULT_COMPUTE, "spec": {}}
+    amounts = {
+        "cores": {"min": DEFAULT_CORES, "max": DEFAULT_CORES},
+        "memory_gib": {"min": DEFAULT_MEMORY_GIB, "max": DEFAULT_MEMORY_GIB},
+    }
+    parsed = _component(raw, path, "compute", problems) if raw is not None else None
+    if parsed is None:
+        return {**compute, "volumes": []}, amounts
+    cores = _min_max(
+        raw.get("cores"), f"{path}.cores", problems, default=DEFAULT_CORES, units=False
+    )
+    memory = _min_max(
+        raw.get("memory"), f"{path}.memory", problems, default=DEFAULT_MEMORY_GIB, units=True
+    )
+    if cores and memory and cores["max"] == 0 and memory["max"] == 0:
+        problems.add(path, "asks for nothing (no cores and no memory)")
+    volumes = _names(raw.get("volumes"), f"{path}.volumes", problems)
+    zero = {"min": 0, "max": 0}
+    return {**parsed, "volumes": volumes}, {"cores": cores or zero, "memory_gib": memory or zero}
+
+
+def _data_parts(data: dict, datasets: Collection[str], problems: _Problems) -> list[dict]:
+    items = []
+    for i, raw in enumerate(_list(data.get("data"), "data", problems)):
+        item = _component(raw, f"data[{i}]", "data", problems)
+        if item is None:
+            continue
+        if item["kind"] == "simple-data-resource":
+            _text(item["spec"], "location", f"data[{i}]", problems)
+        skao = item["spec"].get("skao")
+        size = skao.get("datasize") if isinstance(skao, dict) else None
+        if size is not None and (not _whole(size) or size < 0):
+            problems.add(f"data[{i}].skao.datasize", "must be a whole number of bytes")
+            size = None
+        storage = raw.get("storage")
+        if storage is not None and not isinstance(storage, str):
+            problems.add(f"data[{i}].storage", "must be the name of a storage resource")
+            storage = None
+        item.update(
+            path=f"data[{i}]",
+            size_gib=math.ceil(size / GIB) if size else None,
+            storage=storage,
+            dataset=item["name"] if item["name"] in datasets else None,
+        )
+        item["name"] = item["name"] or f"data-{i}"
+        items.append(item)
+    return items
+
+
+def _storage_parts(data: dict, problems: _Problems) -> list[dict]:
+    items = []
+    for i, raw in enumerate(_list(data.get("storage"), "storage", problems)):
+        item = _component(raw, f"storage[{i}]", "storage", problems)
+        if item is None:
+            continue
+        if "data" in raw and "resources" in raw:
+            problems.add(f"storage[{i}].resources", "give data or resources, not both")
+        held = _names(raw.get("data", raw.get("resources")), f"storage[{i}].data", problems)
+        size = _min_max(raw.get("size"), f"storage[{i}].size", problems, default=None, units=True)
+        item.update(path=f"storage[{i}]", data=held, size=size)
+        item["name"] = item["name"] or f"storage-{i}"
+        items.append(item)
+    return items
+
+
+def _storage_components(storage_items, data_items, components, paths) -> None:
+    """Storage components for the storage that has a size (given, or the sum of its data's),
+    and a "Storage for [name]" for each data resource outside every named storage."""
+
+    def hold(item: dict, size: dict | None, path: str) -> None:
+        item["component"] = None
+        if size is not None and size["max"] > 0:
+            item["component"] = f"storage-{len(paths) - 1}"
+            amounts = {"size_gib": size}
+            components.append({"name": item["component"], "kind": "storage", "amounts": amounts})
+            paths[item["component"]] = path
+
+    sizes = {d["name"]: d["size_gib"] for d in data_items}
+    for item in storage_items:
+        size = item["size"]
+        known = [sizes[n] for n in item["data"] if n in sizes]
+        if size is None and known and None not in known:
+            size = {"min": sum(known), "max": sum(known)}
+        hold(item, size, item["path"])
+    for item in data_items:
+        holder = next((s["name"] for s in storage_items if item["name"] in s["data"]), None)
+        item["storage"] = item["storage"] or holder
+        if item["storage"] is not None or item["dataset"]:
+            continue
+        item["storage"] = f"Storage for [{item['name']}]"
+        own = {"kind": "simple-storage-resource", "name": item["storage"], "spec": {}}
+        own["data"] = [item["name"]]
+        size = item["size_gib"]
+        hold(own, {"min": size, "max": size} if size else None, item["path"])
+        storage_items.append(own)
+
+
+def _requested(schedule: Any, problems: _Problems) -> tuple[str | None, Any]:
+    """schedule.requested → (our start window "a/b" or None, our duration)."""
+    schedule = schedule or {}
+    requested = schedule.get("requested") if isinstance(schedule, dict) else None
+    if not isinstance(schedule, dict) or not isinstance(requested or {}, dict):
+        problems.add("schedule", "must be {requested: {start, duration}}")
+        requested = {}
+    requested = requested or {}
+    for key in sorted(set(requested) - {"start", "duration"}):
+        problems.add(f"schedule.requested.{key}", "is not a known field")
+    start = None
+    if requested.get("start") is not None:
+        start = _interval(requested["start"], "schedule.requested.start", problems)
+    duration = _duration(requested.get("duration"), "schedule.requested.duration", problems)
+    return start, duration
+
+
 def offerset_request_parse(
     data: Any, *, datasets: Collection[str], max_offers: int = 4
 ) -> tuple[dict, dict]:
@@ -392,79 +508,15 @@ def offerset_request_parse(
     executable = None
     if data.get("executable") is not None:
         executable = _executable(data["executable"], problems)
-
-    raw_compute = data.get(compute_key)
-    compute = {"kind": "simple-compute-resource", "name": DEFAULT_COMPUTE, "spec": {}}
-    cores = {"min": DEFAULT_CORES, "max": DEFAULT_CORES}
-    memory = {"min": DEFAULT_MEMORY_GIB, "max": DEFAULT_MEMORY_GIB}
-    compute_volumes: list[str] = []
-    if raw_compute is not None:
-        parsed = _component(raw_compute, compute_key, "compute", problems)
-        if parsed is not None:
-            compute = parsed
-            cores = _min_max(
-                raw_compute.get("cores"),
-                f"{compute_key}.cores",
-                problems,
-                default=DEFAULT_CORES,
-                units=False,
-            )
-            memory = _min_max(
-                raw_compute.get("memory"),
-                f"{compute_key}.memory",
-                problems,
-                default=DEFAULT_MEMORY_GIB,
-                units=True,
-            )
-            compute_volumes = _names(raw_compute.get("volumes"), f"{compute_key}.volumes", problems)
-    if cores and memory and cores["max"] == 0 and memory["max"] == 0:
-        problems.add(compute_key, "asks for nothing (no cores and no memory)")
-
-    data_items = []
-    for i, raw in enumerate(_list(data.get("data"), "data", problems)):
-        item = _component(raw, f"data[{i}]", "data", problems)
-        if item is None:
-            continue
-        if item["kind"] == "simple-data-resource":
-            _text(item["spec"], "location", f"data[{i}]", problems)
-        skao = item["spec"].get("skao")
-        size = skao.get("datasize") if isinstance(skao, dict) else None
-        if size is not None and (not _whole(size) or size < 0):
-            problems.add(f"data[{i}].skao.datasize", "must be a whole number of bytes")
-            size = None
-        storage = raw.get("storage")
-        if storage is not None and not isinstance(storage, str):
-            problems.add(f"data[{i}].storage", "must be the name of a storage resource")
-            storage = None
-        item.update(
-            path=f"data[{i}]",
-            size_gib=math.ceil(size / GIB) if size else None,
-            storage=storage,
-            dataset=item["name"] if item["name"] in datasets else None,
-        )
-        item["name"] = item["name"] or f"data-{i}"
-        data_items.append(item)
-
-    storage_items = []
-    for i, raw in enumerate(_list(data.get("storage"), "storage", problems)):
-        item = _component(raw, f"storage[{i}]", "storage", problems)
-        if item is None:
-            continue
-        if "data" in raw and "resources" in raw:
-            problems.add(f"storage[{i}].resources", "give data or resources, not both")
-        held = _names(raw.get("data", raw.get("resources")), f"storage[{i}].data", problems)
-        size = _min_max(raw.get("size"), f"storage[{i}].size", problems, default=None, units=True)
-        item.update(path=f"storage[{i}]", data=held, size=size)
-        item["name"] = item["name"] or f"storage-{i}"
-        storage_items.append(item)
-
+    compute, amounts = _compute(data.get(compute_key), compute_key, problems)
+    data_items = _data_parts(data, datasets, problems)
+    storage_items = _storage_parts(data, problems)
     volume_items = []
     for i, raw in enumerate(_list(data.get("volumes"), "volumes", problems)):
         item = _component(raw, f"volumes[{i}]", "volume", problems)
         if item is not None:
             item.update(path=f"volumes[{i}]", name=item["name"] or f"volume-{i}")
             volume_items.append(item)
-
     _check_names(executable, data_items, storage_items, volume_items, problems)
     declared = {
         key: {
@@ -474,72 +526,11 @@ def offerset_request_parse(
         for key, slot in (("data", "data"), ("storage", "storage"), ("volumes", "volume"))
     }
     items = (data_items, storage_items, volume_items)
-    _check_references(compute_key, compute_volumes, items, declared, problems)
-
-    components = [
-        {
-            "name": "compute",
-            "kind": "compute",
-            "amounts": {
-                "cores": cores or {"min": 0, "max": 0},
-                "memory_gib": memory or {"min": 0, "max": 0},
-            },
-        }
-    ]
+    _check_references(compute_key, compute["volumes"], items, declared, problems)
+    components = [{"name": "compute", "kind": "compute", "amounts": amounts}]
     paths = {"compute": compute_key}
-    data_by_name = {d["name"]: d for d in data_items if d["name"]}
-    for item in storage_items:
-        size = item["size"]
-        if size is None:
-            known = [data_by_name[n]["size_gib"] for n in item["data"] if n in data_by_name]
-            if known and all(k is not None for k in known):
-                size = {"min": sum(known), "max": sum(known)}
-        item["component"] = None
-        if size is not None and size["max"] > 0:
-            item["component"] = f"storage-{len(paths) - 1}"
-            components.append(
-                {"name": item["component"], "kind": "storage", "amounts": {"size_gib": size}}
-            )
-            paths[item["component"]] = item["path"]
-    held = {n for s in storage_items for n in s["data"]}
-    for item in data_items:
-        if item["storage"] is None and item["name"] in held:
-            item["storage"] = next(s["name"] for s in storage_items if item["name"] in s["data"])
-        if item["storage"] is not None or item["dataset"]:
-            continue
-        label = f"Storage for [{item['name']}]"
-        item["storage"] = label
-        own = {
-            "kind": "simple-storage-resource",
-            "name": label,
-            "spec": {},
-            "data": [item["name"]],
-            "path": item["path"],
-            "component": None,
-        }
-        if item["size_gib"]:
-            own["component"] = f"storage-{len(paths) - 1}"
-            size = {"min": item["size_gib"], "max": item["size_gib"]}
-            components.append(
-                {"name": own["component"], "kind": "storage", "amounts": {"size_gib": size}}
-            )
-            paths[own["component"]] = item["path"]
-        storage_items.append(own)
-
-    schedule = data.get("schedule") or {}
-    requested = schedule.get("requested") if isinstance(schedule, dict) else None
-    if not isinstance(schedule, dict) or not isinstance(requested or {}, dict):
-        problems.add("schedule", "must be {requested: {start, duration}}")
-        requested = {}
-    requested = requested or {}
-    for key in sorted(set(requested) - {"start", "duration"}):
-        problems.add(f"schedule.requested.{key}", "is not a known field")
-    start = (
-        _interval(requested["start"], "schedule.requested.start", problems)
-        if requested.get("start") is not None
-        else None
-    )
-    duration = _duration(requested.get("duration"), "schedule.requested.duration", problems)
+    _storage_components(storage_items, data_items, components, paths)
+    start, duration = _requested(data.get("schedule"), problems)
 
     if problems.items:
         raise DomainError("The offer-set request is not valid.", errors=problems.items)
@@ -552,7 +543,7 @@ def offerset_request_parse(
         "executable": {
             "ivoa": {
                 "executable": _stored(executable),
-                "compute": {**_stored(compute), "volumes": compute_volumes},
+                "compute": {**_stored(compute), "volumes": compute["volumes"]},
                 "storage": [
                     {**_stored(s), "data": s["data"], "component": s["component"]}
                     for s in storage_items

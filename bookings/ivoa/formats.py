@@ -111,15 +111,27 @@ def parse_body(request: HttpRequest) -> Any:
     text = request.body.decode("utf-8", errors="replace")
     if not text.strip():
         raise FormatError(400, "The request body is empty.", "Send a JSON or YAML document.")
-    if fmt == JSON:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise FormatError(400, "The body is not valid JSON.", str(error)) from None
     try:
-        return yaml.load(text, Loader=_Loader)  # _Loader derives from SafeLoader
+        # _Loader derives from SafeLoader
+        data = json.loads(text) if fmt == JSON else yaml.load(text, Loader=_Loader)
+    except json.JSONDecodeError as error:
+        raise FormatError(400, "The body is not valid JSON.", str(error)) from None
     except yaml.YAMLError as error:
         raise FormatError(400, "The body is not valid YAML.", str(error)) from None
+    if _has_nul(data):
+        # PostgreSQL text cannot hold NUL: refuse it here rather than fail when storing it.
+        raise FormatError(400, "The body is not valid.", "Strings may not contain NUL (\\u0000).")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def render(data: Any, *, fmt: str, status: int = 200, headers: dict | None = None) -> HttpResponse:

@@ -6,22 +6,24 @@ Authentication is the native API's: `Authorization: Token <key>` or a logged-in 
 prototype does.
 """
 
+import math
 from collections.abc import Callable
 from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import AuthenticationFailed
 
+from bookings.api.authentication import ApiTokenAuthentication
+from bookings.api.throttling import OfferSetThrottle
 from bookings.choices import OfferSetResult, Phase
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_accept, lease_cancel, lease_for_user, lease_reject
 from bookings.domain.offer_sets import offer_set_create
 from bookings.ivoa import selectors, translate
 from bookings.ivoa.formats import FormatError, parse_body, problem, render, response_format
-from bookings.models import ApiToken
 
 UPDATES = {
     Phase.ACCEPTED: lease_accept,
@@ -37,18 +39,14 @@ class _CsrfCheck(CsrfViewMiddleware):
 
 
 def _authenticate(request: HttpRequest):
-    header = request.META.get("HTTP_AUTHORIZATION", "").strip()
-    if header:
-        scheme, _, key = header.partition(" ")
-        token = ApiToken.find(key.strip()) if scheme.lower() == "token" and key.strip() else None
-        if token is None or not token.user.is_active:
-            raise DomainError(
-                "Invalid token: send Authorization: Token <key>.",
-                status=401,
-                code="not-authenticated",
-            )
-        ApiToken.objects.filter(pk=token.pk).update(last_used=timezone.now())
-        return token.user
+    """The API's own token authentication (same keys, same checks, same last-use record),
+    else the session user, whose POSTs must pass the CSRF check."""
+    try:
+        found = ApiTokenAuthentication().authenticate(request)
+    except AuthenticationFailed as error:
+        raise DomainError(str(error.detail), status=401, code="not-authenticated") from None
+    if found is not None:
+        return found[0]
     if request.user.is_authenticated:
         if request.method not in _SAFE:
             check = _CsrfCheck(lambda _request: None)
@@ -64,6 +62,21 @@ def _authenticate(request: HttpRequest):
     )
 
 
+def _throttle(request: HttpRequest, user) -> None:
+    """The native API's offer-set rate limit, in the same per-user bucket: the engine is the
+    expensive call whichever interface asks."""
+    request.user = user
+    throttle = OfferSetThrottle()
+    if not throttle.allow_request(request, None):
+        wait = math.ceil(throttle.wait() or 1)
+        raise DomainError(
+            f"Too many offer-set requests; try again in {wait} s.",
+            status=429,
+            code="throttled",
+            extra={"retry_after": wait},
+        )
+
+
 def _url_for(request: HttpRequest) -> Callable[[str, str], str]:
     base = request.build_absolute_uri(reverse("ivoa-offersets")).removesuffix("offersets")
     return lambda collection, id_: f"{base}{collection}/{id_}"
@@ -73,7 +86,9 @@ def _domain_problem(request: HttpRequest, error: DomainError) -> HttpResponse:
     extra = dict(error.extra)
     if "fresh_offer_set" in extra:
         extra["offerset"] = _url_for(request)("offersets", extra.pop("fresh_offer_set"))
-    headers = {"WWW-Authenticate": "Token"} if error.status == 401 else None
+    headers = {"WWW-Authenticate": "Token"} if error.status == 401 else {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return problem(
         status=error.status,
         code=error.code,
@@ -115,7 +130,8 @@ def ivoa_view(*methods: str):
     return decorate
 
 
-def _parse_request(request: HttpRequest, *, max_offers: int) -> tuple[dict, dict]:
+def _parse_request(request: HttpRequest, *, user, max_offers: int) -> tuple[dict, dict]:
+    _throttle(request, user)
     return translate.offerset_request_parse(
         parse_body(request), datasets=selectors.dataset_slugs(), max_offers=max_offers
     )
@@ -141,7 +157,7 @@ def _session_body(request: HttpRequest, lease_id) -> dict:
 
 @ivoa_view("POST")
 def offerset_create(request: HttpRequest, *, user, fmt: str) -> HttpResponse:
-    data, paths = _parse_request(request, max_offers=4)
+    data, paths = _parse_request(request, user=user, max_offers=4)
     offer_set = _create(user, data, paths)
     body = _offerset_body(request, offer_set)
     return render(body, fmt=fmt, status=303, headers={"Location": body["meta"]["url"]})
@@ -164,7 +180,7 @@ def session_detail(request: HttpRequest, *, user, fmt: str, uuid: str) -> HttpRe
 @ivoa_view("POST")
 def direct(request: HttpRequest, *, user, fmt: str) -> HttpResponse:
     """The best single offer, accepted at once: 303 to the session; 409 when nothing fits."""
-    data, paths = _parse_request(request, max_offers=1)
+    data, paths = _parse_request(request, user=user, max_offers=1)
     offer_set = _create(user, data, paths)
     if offer_set.result == OfferSetResult.NO:
         body = _offerset_body(request, offer_set)

@@ -10,9 +10,11 @@ import jsonschema
 import pytest
 import referencing
 import yaml
+from django.core.cache import cache
 from django.test import Client
 from referencing.jsonschema import DRAFT202012
 
+from bookings.api.throttling import OfferSetThrottle
 from bookings.domain.capacity_file import capacity_file_load
 from bookings.models import ApiToken
 
@@ -75,7 +77,17 @@ def token(user):
 
 
 @pytest.fixture
-def ivoa(token, capacity):
+def fresh_rate_limit(user):
+    """The offer-set rate limit counts per user id in the shared Redis, and a new test database
+    numbers users from 1 again: start (and leave) this user's count empty."""
+    key = OfferSetThrottle.cache_format % {"scope": OfferSetThrottle.scope, "ident": user.pk}
+    cache.delete(key)
+    yield
+    cache.delete(key)
+
+
+@pytest.fixture
+def ivoa(token, capacity, fresh_rate_limit):
     """A platform calling with its API token (the way IVOA clients authenticate here)."""
     return Client(headers={"Authorization": f"Token {token}"})
 

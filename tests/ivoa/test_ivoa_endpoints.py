@@ -90,10 +90,9 @@ def test_an_unknown_token_gets_401(capacity):
 
     response = client.get("/ivoa/offersets/5ec79894-814f-4f81-9561-2fe4bfc6010d")
 
-    title = "Invalid token: send Authorization: Token <key>."
-    assert (response.status_code, json.loads(response.content)) == (
-        401,
-        problem(401, "not-authenticated", title),
+    assert (response.status_code, response["WWW-Authenticate"]) == (401, "Token")
+    assert json.loads(response.content) == problem(
+        401, "not-authenticated", "The token is not valid."
     )
 
 
@@ -103,7 +102,9 @@ def test_a_token_records_its_last_use(ivoa, user):
     assert ApiToken.objects.get(user=user).last_used is not None
 
 
-def test_a_logged_in_session_works_and_its_posts_need_the_csrf_token(capacity, user):
+def test_a_logged_in_session_works_and_its_posts_need_the_csrf_token(
+    capacity, user, fresh_rate_limit
+):
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
 
@@ -240,6 +241,35 @@ def test_bad_yaml_and_yaml_aliases_are_400(ivoa):
     assert (aliased["status"], aliased["title"]) == (400, "The body is not valid YAML.")
     assert "aliases (*name) are not accepted" in aliased["detail"]
     assert OfferSet.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type"),
+    [('{"name": "a\\u0000b"}', "application/json"), ('name: "a\\0b"', "application/yaml")],
+)
+def test_nul_characters_are_refused(ivoa, text, content_type):
+    response = ivoa.post("/ivoa/offersets", text, content_type=content_type)
+
+    detail = "Strings may not contain NUL (\\u0000)."
+    assert json.loads(response.content) == problem(
+        400, "bad-format", "The body is not valid.", detail
+    )
+
+
+def test_offer_sets_share_the_native_apis_rate_limit(ivoa, settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"offer_sets": "1/min"},
+    }
+    assert post_yaml(ivoa, "/ivoa/offersets", notebook()).status_code == 303
+
+    response = post_yaml(ivoa, "/ivoa/direct", notebook())
+
+    assert (response.status_code, response["Retry-After"]) == (429, "60")
+    assert json.loads(response.content) == problem(
+        429, "throttled", "Too many offer-set requests; try again in 60 s.", retry_after=60
+    )
+    assert OfferSet.objects.count() == 1
 
 
 def test_invalid_requests_name_every_offending_ivoa_path(ivoa):

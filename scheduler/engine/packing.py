@@ -17,6 +17,7 @@ Kinds never share pools, so each kind is an independent sub-problem.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,8 @@ from ortools.sat.python import cp_model
 
 SEARCH_BUDGET = 20_000
 EXACT_FALLBACK_SECONDS = 10.0
+
+_local = threading.local()
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,11 @@ class Problem:
 
 
 def group_items(items: Sequence[Item]) -> list[list[int]]:
-    """Indices of identical items, biggest first (they are the hardest to place)."""
+    """Indices of identical items, the biggest item first (the hardest to place)."""
     groups: dict[tuple, list[int]] = {}
     for i, item in enumerate(items):
         groups.setdefault((item.kind, item.low, item.high, item.pools), []).append(i)
-    return sorted(groups.values(), key=lambda g: -sum(items[g[0]].low) * len(g))
+    return sorted(groups.values(), key=lambda g: -sum(items[g[0]].low))
 
 
 def fits_alone(item: Item, free: Sequence[int]) -> bool:
@@ -356,8 +359,12 @@ def _expand(problem: Problem, counts: list[dict[int, int]]) -> list[int]:
 
 
 def _solve(model: cp_model.CpModel, time_limit: float) -> cp_model.CpSolver | None:
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
+    solver = getattr(_local, "solver", None)
+    if solver is None:
+        # Creating a CpSolver costs about as much as solving these small models.
+        solver = _local.solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.linearization_level = 0
     solver.parameters.max_time_in_seconds = max(time_limit, 0.001)
     if solver.solve(model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None

@@ -53,15 +53,22 @@ class FreeProfile:
         stop = int(np.searchsorted(self.times, end, side="left"))
         return self.free[:, first:stop].min(axis=1).tolist()
 
-    def rises(self) -> np.ndarray:
-        """Breakpoints where some dimension's free amount goes up (a window may start fitting)."""
-        up = np.any(self.free[:, 1:] > self.free[:, :-1], axis=0)
-        return self.times[1:-1][up]
+    def rises(self, after: int, until: int) -> np.ndarray:
+        """Breakpoints in (after, until] where some dimension's free amount goes up."""
+        first, stop = self._breakpoints(after, until)
+        up = np.any(self.free[:, first:stop] > self.free[:, first - 1 : stop - 1], axis=0)
+        return self.times[first:stop][up]
 
-    def drops(self) -> np.ndarray:
-        """Breakpoints where some dimension's free amount goes down (a window may stop fitting)."""
-        down = np.any(self.free[:, 1:] < self.free[:, :-1], axis=0)
-        return self.times[1:-1][down]
+    def drops(self, after: int, until: int) -> np.ndarray:
+        """Breakpoints in (after, until] where some dimension's free amount goes down."""
+        first, stop = self._breakpoints(after, until)
+        down = np.any(self.free[:, first:stop] < self.free[:, first - 1 : stop - 1], axis=0)
+        return self.times[first:stop][down]
+
+    def _breakpoints(self, after: int, until: int) -> tuple[int, int]:
+        first = max(1, int(np.searchsorted(self.times, after, side="right")))
+        stop = min(len(self.times) - 1, int(np.searchsorted(self.times, until, side="right")))
+        return first, max(first, stop)
 
     def blocked(self, start: int, end: int) -> FreeProfile:
         """A copy in which [start, end) is unusable."""

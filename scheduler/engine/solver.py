@@ -232,8 +232,8 @@ def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int
         return None
     parts = [np.array([begin], dtype=np.int64)]
     for profile, prep in zip(site.profiles, site.prep, strict=True):
-        rises = _ceil_array(profile.rises() + prep, step)
-        parts.append(rises[(rises > begin) & (rises <= latest)])
+        rises = _ceil_array(profile.rises(begin - prep, latest - prep) + prep, step)
+        parts.append(rises[rises <= latest])
     starts = sorted_unique(np.concatenate(parts))
     frees = [
         profile.window_min(starts - prep, starts + dmin)
@@ -260,6 +260,10 @@ def _exact(plan: list[_KindPlan], frees: list[np.ndarray]) -> np.ndarray:
     width = frees[0].shape[1]
     result = np.ones(width, dtype=bool)
     for kind in plan:
+        counted = kind.counted
+        if counted is not None:
+            untouched = {p: _room(frees[p], counted.low, kind.count) for p in counted.pools}
+            everywhere = sum(untouched.values())
         fits = np.zeros(width, dtype=bool)
         for placement in kind.placements:
             left: dict[int, np.ndarray] = {}
@@ -268,11 +272,11 @@ def _exact(plan: list[_KindPlan], frees: list[np.ndarray]) -> np.ndarray:
             ok = np.ones(width, dtype=bool)
             for rest in left.values():
                 ok &= np.all(rest >= 0, axis=0)
-            if kind.counted is not None:
-                room = sum(
-                    _room(left.get(p, frees[p]), kind.counted.low, kind.count)
-                    for p in kind.counted.pools
-                )
+            if counted is not None:
+                room = everywhere
+                for p, rest in left.items():
+                    if p in untouched:
+                        room = room - untouched[p] + _room(rest, counted.low, kind.count)
                 ok &= room >= kind.count
             fits |= ok
             if fits.all():
@@ -283,11 +287,15 @@ def _exact(plan: list[_KindPlan], frees: list[np.ndarray]) -> np.ndarray:
 
 def _room(free: np.ndarray, low: tuple[int, ...], most: int) -> np.ndarray:
     """How many items with minimums ``low`` fit in ``free`` (per column), at most ``most``."""
-    positive = [(d, lo) for d, lo in enumerate(low) if lo > 0]
-    if not positive:
+    fit = None
+    for d, lo in enumerate(low):
+        if lo > 0:
+            quotient = free[d] // lo
+            fit = quotient if fit is None else np.minimum(fit, quotient, out=fit)
+    if fit is None:
         return np.where(np.all(free >= 0, axis=0), most, 0)
-    fit = np.min([free[d] // lo for d, lo in positive], axis=0)
-    return np.clip(fit, 0, most)
+    np.minimum(fit, most, out=fit)
+    return np.maximum(fit, 0, out=fit)
 
 
 def _necessary(site: _Site, frees: list[np.ndarray]) -> np.ndarray:
@@ -323,9 +331,11 @@ def _longest(site: _Site, start: int, dmin: int, dmax: int, step: int) -> int:
     before a pool's free capacity drops (or dmin, which is known to fit)."""
     if dmin == dmax or _feasible_window(site, start, start + dmax):
         return dmax
-    drops = np.concatenate([profile.drops() for profile in site.profiles])
+    drops = np.concatenate(
+        [profile.drops(start + dmin, start + dmax - 1) for profile in site.profiles]
+    )
     ends = sorted_unique(drops // step * step)
-    ends = ends[(ends > start + dmin) & (ends < start + dmax)].tolist()
+    ends = ends[ends > start + dmin].tolist()
     low, high = 0, len(ends)
     while low < high:
         mid = (low + high) // 2
@@ -348,9 +358,15 @@ def _offer(choice: _Choice) -> Offer:
     site, problem, start = choice.site, choice.problem, choice.start
     end = start + choice.duration
     amounts = packing.grow(problem, choice.assignment)
+    assignment = list(choice.assignment)
+    for group in problem.groups:
+        # Identical replicas are interchangeable: number them in pool order, larger first.
+        placed = sorted((assignment[i], [-a for a in amounts[i]]) for i in group)
+        for i, (p, negated) in zip(group, placed, strict=True):
+            assignment[i], amounts[i] = p, tuple(-a for a in negated)
     grants = []
     for item, report, granted, p in zip(
-        problem.items, site.reports, amounts, choice.assignment, strict=True
+        problem.items, site.reports, amounts, assignment, strict=True
     ):
         by_dim = dict(zip(item.dims, granted, strict=True))
         grants.append(
@@ -665,6 +681,15 @@ def _suggest(
         ]
         return min((s for s in starts if s is not None), default=None)
 
+    def longest(relaxed: Request, start: int) -> int:
+        """The longest duration of ``relaxed`` that fits at ``start`` at some site."""
+        dmin, dmax = relaxed.duration.min, relaxed.duration.max
+        return max(
+            _longest(site, start, dmin, dmax, step)
+            for site in prepared(relaxed)
+            if _earliest(site, start, start, dmin, step) is not None
+        )
+
     def offer(relaxed: Request) -> Offer:
         begin = _ceil(relaxed.start_earliest, step)
         return planner.offers(prepared(relaxed), relaxed, begin, 1)[0]
@@ -674,7 +699,7 @@ def _suggest(
         fewer = _fewer_resources(request, probe, offer)
         if fewer is not None:
             found.append(fewer)
-        shorter = _shorter_duration(request, probe, offer, step)
+        shorter = _shorter_duration(request, probe, longest, offer, step)
         if shorter is not None:
             found.append(shorter)
     later_first = max(first, request.start_latest // step * step + step)
@@ -735,7 +760,7 @@ def _fewer_resources(request: Request, probe, offer) -> Suggestion | None:
     return Suggestion("fewer-resources", message, relaxed, got)
 
 
-def _shorter_duration(request: Request, probe, offer, step: int) -> Suggestion | None:
+def _shorter_duration(request: Request, probe, longest, offer, step: int) -> Suggestion | None:
     """The earliest start where at least half the minimum duration fits (else a quarter, …),
     for the longest duration that fits there."""
     dmin = request.duration.min
@@ -746,11 +771,11 @@ def _shorter_duration(request: Request, probe, offer, step: int) -> Suggestion |
         if shortest < step:
             return None
         relaxed = replace(request, duration=Range(shortest, max(shortest, below)))
-        if probe(relaxed) is not None:
+        start = probe(relaxed)
+        if start is not None:
             break
         fraction *= 2
-    got = offer(relaxed)
-    length = got.end - got.start
+    length = longest(relaxed, start)
     relaxed = replace(request, duration=Range(length, length))
     got = offer(relaxed)
     message = (

@@ -34,6 +34,9 @@ _SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
 class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF check run by hand (as DRF does for sessions): the views are exempt for
+    token callers, and a refusal comes back as a reason for our problem+json, not a page."""
+
     def _reject(self, request, reason):
         return reason
 

@@ -348,3 +348,42 @@ def test_yaml_output_has_no_aliases_and_quotes_no():
     assert response.content.decode() == (
         "a:\n  start: '2026-12-01T08:00:00Z'\nb:\n  start: '2026-12-01T08:00:00Z'\nresult: 'NO'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("phase", "executable", "resource"),
+    [
+        ("OFFERED", "INITIALIZING", "INITIALIZING"),
+        ("ACCEPTED", "WAITING", "WAITING"),
+        ("REJECTED", "CANCELLED", "CANCELLED"),
+        ("EXPIRED", "CANCELLED", "CANCELLED"),
+        ("PREPARING", "PREPARING", "PREPARING"),
+        ("RUNNING", "RUNNING", "AVAILABLE"),
+        ("COMPLETED", "COMPLETED", "COMPLETED"),
+    ],
+)
+def test_phases_of_the_parts_of_a_session(phase, executable, resource):
+    assert translate.component_phase(phase, executable=True) == executable
+    assert translate.component_phase(phase) == resource
+
+
+def test_names_that_link_parts_must_exist():
+    simple = f"{EB}/data/simple-data-resource-1.0"
+    data = {
+        "compute": {"kind": COMPUTE, "volumes": ["missing-volume"]},
+        "storage": [{"kind": f"{EB}/storage/simple-storage-resource-1.0", "data": ["nope"]}],
+        "data": [
+            {"kind": simple, "meta": {"name": "d"}, "location": "https://x/d", "storage": "s"},
+            {"kind": simple, "meta": {"name": "d"}, "location": "https://x/e"},
+        ],
+    }
+
+    with pytest.raises(DomainError) as raised:
+        parse(data)
+
+    assert raised.value.errors == [
+        FieldError("data[1].meta.name", "'d' is also the name of data[0]"),
+        FieldError("compute.volumes", "'missing-volume' is not the name of a volume"),
+        FieldError("storage[0].data", "'nope' is not the name of a data resource"),
+        FieldError("data[0].storage", "'s' is not the name of a storage resource"),
+    ]

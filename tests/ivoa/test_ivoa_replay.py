@@ -5,6 +5,7 @@ every answer validates against the newest schema."""
 import json
 import math
 
+import jsonschema
 import pytest
 import yaml
 
@@ -211,3 +212,17 @@ def test_older_type_form_gets_the_newest_form(
         assert ours["data"][0]["skao"] == sent["data"][0]["skao"]
         assert ours["data"][0]["storage"] == ours["storage"][0]["meta"]["uuid"]
         assert ours["storage"][0]["data"] == [ours["data"][0]["meta"]["uuid"]]
+
+
+def test_the_schema_check_has_teeth(ivoa, schemas, recordings):
+    """A wrong phase, a missing kind or a malformed instant is caught by the schemas."""
+    session = load(post(ivoa, recordings, "001-001"))["offers"][0]
+    broken = [
+        {**session, "phase": "BOGUS"},
+        {**session, "compute": {k: v for k, v in session["compute"].items() if k != "kind"}},
+        {**session, "schedule": {"preparing": {"start": "tomorrow"}}},
+        {**session, "meta": {**session["meta"], "options": [{"path": "phase"}]}},
+    ]
+    for document in broken:
+        with pytest.raises(jsonschema.ValidationError):
+            schemas.session(document)

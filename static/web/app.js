@@ -69,7 +69,7 @@ document.addEventListener("DOMContentLoaded", () => {
           const inputs = [...amount.querySelectorAll("input")];
           const relevant = dimensions[kind.value].includes(amount.dataset.dim);
           if (!relevant && clear) inputs.forEach((input) => { input.value = ""; });
-          const kept = inputs.some((input) => input.value !== "") || amount.classList.contains("has-error");
+          const kept = inputs.some((input) => input.value !== "") || amount.hasAttribute("data-invalid");
           amount.hidden = !relevant && !kept;
         }
       };
@@ -77,6 +77,10 @@ document.addEventListener("DOMContentLoaded", () => {
       show(false);
     }
   }
+
+  // After a refused form, start reading (and tabbing) at the list of problems.
+  const summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
 
   // The hold countdown: minutes and seconds left, then a note that the hold has lapsed.
   for (const el of document.querySelectorAll("[data-expires]")) {

@@ -104,8 +104,7 @@ def test_a_request_that_cannot_fit_shows_reasons_and_a_relaxation_that_works(pag
     page.get_by_role("button", name="Find offers").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("No slot fits")
     expect(page.locator(".reasons")).to_have_text(
-        "“main”: cores: main: no compute pool has 200 cores free for 2 h in the window,"
-        " even with nothing booked"
+        "main: no compute pool has 200 cores free for 2 h in the window, even with nothing booked"
     )
     relax = page.get_by_role("button", name=re.compile(r"^Ask again: available with 64 cores"))
     expect(relax).to_be_visible()

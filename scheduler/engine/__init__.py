@@ -15,6 +15,8 @@ Offer semantics (DESIGN §4), kept by ``find_offers``:
 - **Earliest.** Starts are multiples of ``policy.step`` (whole UTC minutes for 60 s) in
   [start_earliest rounded up, start_latest]. The first offer starts at the earliest such
   instant where the minimums fit for ``duration.min``; no feasible start is missed.
+  Preparation may begin before start_earliest, but never before ``policy.not_before``
+  (pass "now" there so that nothing is prepared in the past).
 - **Distinct.** No two offers of one answer use the same pool at overlapping grant
   intervals, so each holds its own capacity. Offers are chosen earliest first; after each
   one its pools are blocked over its grant intervals and the search goes on. K =

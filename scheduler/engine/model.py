@@ -85,10 +85,15 @@ class Request:
 
 @dataclass(frozen=True)
 class Policy:
+    """``solver_time_limit`` is CP-SAT's budget for a whole call; ``horizon_after_window`` how
+    far past the window a NO answer looks for a later start; with ``not_before`` (usually
+    now) no grant, preparation included, starts earlier."""
+
     step: int = 60
     max_offers: int = 10
     solver_time_limit: float = 0.05
     horizon_after_window: int = 7 * 86400
+    not_before: int | None = None
 
 
 @dataclass(frozen=True)

@@ -126,15 +126,15 @@ def find_offers(
     lo = first - max(max(site.prep) for site in sites)
     planner = _Planner(policy=policy, budget=policy.solver_time_limit)
     hi = max(first, request.start_latest) + request.duration.max
-    profiles = _profiles(sites, dims, load, lo, hi)
+    profiles = _profiles(sites, dims, load, lo, hi, policy.not_before)
     _attach(sites, profiles)
     if first <= request.start_latest:
         k = min(request.max_offers, policy.max_offers)
         offers = planner.offers(sites, request, first, k)
         if offers:
             return Answer(result=YES, offers=tuple(offers))
-    reasons = _diagnose(planner, sites, request, first, dims, lo, hi)
-    later = _profiles(sites, dims, load, hi, hi + policy.horizon_after_window)
+    reasons = _diagnose(planner, sites, request, first, dims, lo, hi, policy.not_before)
+    later = _profiles(sites, dims, load, hi, hi + policy.horizon_after_window, None)
     profiles = {slug: profile.joined(later[slug]) for slug, profile in profiles.items()}
     suggestions = _suggest(
         planner=planner,
@@ -504,20 +504,30 @@ def _site(
 
 
 def _profiles(
-    sites: list[_Site], dims: dict[str, tuple[str, ...]], load: Sequence[Load], lo: int, hi: int
+    sites: list[_Site],
+    dims: dict[str, tuple[str, ...]],
+    load: Sequence[Load],
+    lo: int,
+    hi: int,
+    not_before: int | None,
 ) -> dict[str, FreeProfile]:
-    """One free profile per pool the request may use, over [lo, hi), built in one pass."""
+    """One free profile per pool the request may use, over [lo, hi), built in one pass;
+    nothing before ``not_before`` is usable (preparation cannot happen in the past)."""
     wanted: dict[str, list[Load]] = {pool.slug: [] for site in sites for pool in site.pools}
+    get = wanted.get
     for item in load:
-        bucket = wanted.get(item.pool)
+        bucket = get(item.pool)
         if bucket is not None and item.start < hi and item.end > lo:
             bucket.append(item)
     profiles = {}
     for site in sites:
         for pool in site.pools:
-            profiles[pool.slug] = build_profile(
+            profile = build_profile(
                 pool=pool, loads=wanted[pool.slug], lo=lo, hi=hi, dims=dims[pool.kind]
             )
+            if not_before is not None:
+                profile = profile.blocked(lo, not_before)
+            profiles[pool.slug] = profile
     return profiles
 
 
@@ -557,6 +567,7 @@ def _diagnose(
     dims: dict[str, tuple[str, ...]],
     lo: int,
     hi: int,
+    not_before: int | None,
 ) -> list[Reason]:
     """Machine-readable reasons: which component, which dimension, which constraint."""
     latest = request.start_latest
@@ -567,11 +578,7 @@ def _diagnose(
         )
         return [Reason("window", None, None, message)]
     dmin = request.duration.min
-    empty = {
-        pool.slug: build_profile(pool=pool, loads=(), lo=lo, hi=hi, dims=dims[pool.kind])
-        for site in sites
-        for pool in site.pools
-    }
+    empty = _profiles(sites, dims, (), lo, hi, not_before)
     reasons: list[Reason] = []
     labels = list(dict.fromkeys(item.component for site in sites for item in site.items))
     for label in labels:
@@ -724,7 +731,7 @@ def _scaled(request: Request, percent: int) -> Request:
         )
         for component in request.components
     ]
-    return replace(request, components=components)
+    return replace(request, components=tuple(components))
 
 
 def _fewer_resources(request: Request, probe, offer) -> Suggestion | None:

@@ -98,16 +98,19 @@ def parts_at(site, pools, request, datasets, step):
     return parts, staging
 
 
-def room(pools, loads, parts, staging, start, end):
+def room(pools, loads, parts, staging, start, end, not_before=None):
+    """Free capacity per pool over its grant interval; -1 where it would start too early."""
     by_slug = {p.slug: p for p in pools}
     used = {s for *_, slugs in parts for s in slugs}
-    return {
-        s: {
-            d: lowest_free(by_slug[s], loads, d, start - by_slug[s].setup_seconds - staging, end)
-            for d in DIMS[by_slug[s].kind]
+    result = {}
+    for s in used:
+        pool = by_slug[s]
+        begin = start - pool.setup_seconds - staging
+        early = not_before is not None and begin < not_before
+        result[s] = {
+            d: -1 if early else lowest_free(pool, loads, d, begin, end) for d in DIMS[pool.kind]
         }
-        for s in used
-    }
+    return result
 
 
 def best_fill(entries, budget):
@@ -146,14 +149,15 @@ def sites_of(pools, request):
     return [request.site] if request.site is not None else names
 
 
-def brute_earliest(pools, loads, request, datasets, step):
+def brute_earliest(pools, loads, request, datasets, step, not_before=None):
     for start in range(round_up(request.start_earliest, step), request.start_latest + 1, step):
         for site in sites_of(pools, request):
             found = parts_at(site, pools, request, datasets, step)
             if found is None:
                 continue
             parts, staging = found
-            free = room(pools, loads, parts, staging, start, start + request.duration.min)
+            end = start + request.duration.min
+            free = room(pools, loads, parts, staging, start, end, not_before)
             if best_size(parts, free) is not None:
                 return start
     return None
@@ -170,8 +174,10 @@ def offer_size(offer, request, datasets):
     return total
 
 
-def check_offer(offer, pools, loads, request, datasets, step):
+def check_offer(offer, pools, loads, request, datasets, step, not_before=None):
     by_slug = {p.slug: p for p in pools}
+    if not_before is not None:
+        assert offer.preparation_start >= not_before
     assert offer.start % step == 0
     assert round_up(request.start_earliest, step) <= offer.start <= request.start_latest
     assert request.duration.min <= offer.end - offer.start <= request.duration.max
@@ -211,14 +217,14 @@ def check_distinct(offers):
                     assert ga.end <= gb.start or gb.end <= ga.start
 
 
-def check_first_is_best(offer, pools, loads, request, datasets, step):
+def check_first_is_best(offer, pools, loads, request, datasets, step, not_before=None):
     """Longest duration at that start, and the most resources there (over tied sites)."""
     found = parts_at(offer.site, pools, request, datasets, step)
     parts, staging = found
     length = offer.end - offer.start
     if length < request.duration.max:
         next_end = min(offer.start + request.duration.max, (offer.end // step + 1) * step)
-        free = room(pools, loads, parts, staging, offer.start, next_end)
+        free = room(pools, loads, parts, staging, offer.start, next_end, not_before)
         assert best_size(parts, free) is None
     best = None
     for site in sites_of(pools, request):
@@ -226,13 +232,14 @@ def check_first_is_best(offer, pools, loads, request, datasets, step):
         if found is None:
             continue
         parts, staging = found
-        free = room(pools, loads, parts, staging, offer.start, offer.start + request.duration.min)
+        end = offer.start + request.duration.min
+        free = room(pools, loads, parts, staging, offer.start, end, not_before)
         if best_size(parts, free) is None:
             continue
         top, bottom = offer.start + request.duration.max, offer.start + request.duration.min
         grid = range((top - 1) // step * step, bottom, -step)
         for end in [top, *grid, bottom]:
-            free = room(pools, loads, parts, staging, offer.start, end)
+            free = room(pools, loads, parts, staging, offer.start, end, not_before)
             size = best_size(parts, free)
             if size is not None:
                 best = size if best is None else max(best, size)
@@ -303,7 +310,10 @@ def instances(draw):
         site=draw(st.sampled_from([None, None, site_names[-1]])),
         max_offers=draw(st.sampled_from([1, 3, 4, 4])),
     )
-    policy = Policy(step=step, solver_time_limit=5.0, horizon_after_window=6 * HOUR)
+    not_before = draw(st.sampled_from([None, None, earliest, earliest - 300]))
+    policy = Policy(
+        step=step, solver_time_limit=5.0, horizon_after_window=6 * HOUR, not_before=not_before
+    )
     return pools, loads, request, datasets, policy
 
 
@@ -312,7 +322,8 @@ def instances(draw):
 def test_offers_agree_with_brute_force(instance):
     pools, loads, request, datasets, policy = instance
     answer = find_offers(pools=pools, load=loads, request=request, datasets=datasets, policy=policy)
-    earliest = brute_earliest(pools, loads, request, datasets, policy.step)
+    now = policy.not_before
+    earliest = brute_earliest(pools, loads, request, datasets, policy.step, now)
     if earliest is None:
         assert answer.result == "NO"
         assert answer.offers == ()
@@ -322,12 +333,12 @@ def test_offers_agree_with_brute_force(instance):
     assert answer.offers[0].start == earliest
     assert 1 <= len(answer.offers) <= request.max_offers
     for offer in answer.offers:
-        check_offer(offer, pools, loads, request, datasets, policy.step)
+        check_offer(offer, pools, loads, request, datasets, policy.step, now)
         assert fits(pools=pools, load=loads, offer=offer)
     check_distinct(answer.offers)
     keys = [(o.start, -offer_size(o, request, datasets), -(o.end - o.start)) for o in answer.offers]
     assert keys == sorted(keys)
-    check_first_is_best(answer.offers[0], pools, loads, request, datasets, policy.step)
+    check_first_is_best(answer.offers[0], pools, loads, request, datasets, policy.step, now)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -341,7 +352,9 @@ def test_suggestions_are_offers_of_their_relaxed_requests(instance):
     assert len({s.kind for s in answer.suggestions}) == len(answer.suggestions)
     for suggestion in answer.suggestions:
         relaxed = suggestion.request
-        check_offer(suggestion.offer, pools, loads, relaxed, datasets, policy.step)
+        check_offer(
+            suggestion.offer, pools, loads, relaxed, datasets, policy.step, policy.not_before
+        )
         again = find_offers(
             pools=pools,
             load=loads,

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import yaml
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
 JSON = "application/json"
@@ -106,19 +107,28 @@ def response_format(request: HttpRequest) -> str:
 
 
 def parse_body(request: HttpRequest) -> Any:
-    """The body as plain data; FormatError 400 (with line and column) if it does not parse."""
+    """The body as plain data; FormatError 400 (with line and column) if it does not parse,
+    413 if it is larger than DATA_UPLOAD_MAX_MEMORY_SIZE."""
     fmt = request_format(request)
-    text = request.body.decode("utf-8", errors="replace")
+    try:
+        text = request.body.decode("utf-8")
+    except RequestDataTooBig:
+        raise FormatError(413, "The body is too large.", "Send at most 2.5 MB.") from None
+    except UnicodeDecodeError as error:
+        raise FormatError(400, "The body is not UTF-8.", str(error)) from None
     if not text.strip():
         raise FormatError(400, "The request body is empty.", "Send a JSON or YAML document.")
     try:
         # _Loader derives from SafeLoader
         data = json.loads(text) if fmt == JSON else yaml.load(text, Loader=_Loader)
+        nul = _has_nul(data)
     except json.JSONDecodeError as error:
         raise FormatError(400, "The body is not valid JSON.", str(error)) from None
     except yaml.YAMLError as error:
         raise FormatError(400, "The body is not valid YAML.", str(error)) from None
-    if _has_nul(data):
+    except RecursionError:
+        raise FormatError(400, "The body is not valid.", "It is nested too deeply.") from None
+    if nul:
         # PostgreSQL text cannot hold NUL: refuse it here rather than fail when storing it.
         raise FormatError(400, "The body is not valid.", "Strings may not contain NUL (\\u0000).")
     return data

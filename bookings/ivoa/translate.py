@@ -48,6 +48,7 @@ DEFAULT_DURATION = "PT4H"
 DEFAULT_COMPUTE = "Default compute resource"  # the prototype's name for it
 NO_NAME = "no-name"  # the prototype's name for an unnamed offer set
 GIB = 1024**3
+MAX_PARTS = 32  # per list (storage, data, volumes), as our requests allow 32 components
 
 # The type names each slot accepts, spelled as we write them back.
 KINDS = {
@@ -277,6 +278,9 @@ def _list(value: Any, path: str, problems: _Problems) -> list:
         return []
     if not isinstance(value, list):
         problems.add(path, "must be a list")
+        return []
+    if len(value) > MAX_PARTS:
+        problems.add(path, f"at most {MAX_PARTS} entries")
         return []
     return value
 

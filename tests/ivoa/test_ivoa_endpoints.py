@@ -256,6 +256,61 @@ def test_nul_characters_are_refused(ivoa, text, content_type):
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "content_type", "status", "title", "detail"),
+    [
+        (
+            "[" * 100000,
+            "application/json",
+            400,
+            "The body is not valid.",
+            "It is nested too deeply.",
+        ),
+        (
+            "[" * 100000,
+            "application/yaml",
+            400,
+            "The body is not valid.",
+            "It is nested too deeply.",
+        ),
+        (
+            b"name: \xff",
+            "application/yaml",
+            400,
+            "The body is not UTF-8.",
+            "'utf-8' codec can't decode byte 0xff in position 6: invalid start byte",
+        ),
+        (
+            "name: " + "x" * 3_000_000,
+            "application/yaml",
+            413,
+            "The body is too large.",
+            "Send at most 2.5 MB.",
+        ),
+    ],
+    ids=["deep-json", "deep-yaml", "not-utf-8", "too-large"],
+)
+def test_hostile_bodies_are_refused_cleanly(ivoa, text, content_type, status, title, detail):
+    response = ivoa.post("/ivoa/offersets", text, content_type=content_type)
+
+    assert (response.status_code, json.loads(response.content)) == (
+        status,
+        problem(status, "bad-format", title, detail),
+    )
+
+
+def test_too_many_parts_are_refused(ivoa):
+    simple = f"{EB}/data/simple-data-resource-1.0"
+    body = {"data": [{"kind": simple, "location": f"https://x/{i}"} for i in range(33)]}
+
+    response = post_yaml(ivoa, "/ivoa/offersets", body)
+
+    errors = [{"path": "data", "message": "at most 32 entries"}]
+    assert json.loads(response.content) == problem(
+        400, "invalid", "The offer-set request is not valid.", "data: at most 32 entries", errors
+    )
+
+
 def test_offer_sets_share_the_native_apis_rate_limit(ivoa, settings):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,

@@ -578,11 +578,17 @@ def _diagnose(
         )
         return [Reason("window", None, None, message)]
     dmin = request.duration.min
-    empty = _profiles(sites, dims, (), lo, hi, not_before)
+    empty: dict[str, FreeProfile] = {}
+
+    def capacity_only(site: _Site) -> list[FreeProfile]:
+        if not empty:
+            empty.update(_profiles(sites, dims, (), lo, hi, not_before))
+        return [empty[pool.slug] for pool in site.pools]
+
     reasons: list[Reason] = []
     labels = list(dict.fromkeys(item.component for site in sites for item in site.items))
     for label in labels:
-        found = _diagnose_component(planner, sites, empty, label, first, latest, dmin)
+        found = _diagnose_component(planner, sites, capacity_only, label, first, latest, dmin)
         reasons.extend(found)
     if not reasons:
         message = (
@@ -596,7 +602,7 @@ def _diagnose(
 def _diagnose_component(
     planner: _Planner,
     sites: list[_Site],
-    empty: dict[str, FreeProfile],
+    capacity_only,
     label: str,
     first: int,
     latest: int,
@@ -624,38 +630,34 @@ def _diagnose_component(
     def loaded(site: _Site) -> list[FreeProfile]:
         return site.profiles
 
-    def unloaded(site: _Site) -> list[FreeProfile]:
-        return [empty[pool.slug] for pool in site.pools]
+    def every(site: _Site) -> list[Item]:
+        return [i for i in site.items if i.component == label]
 
+    if fits_somewhere(lambda s: one(s, None), loaded):
+        count = max(len(every(site)) for site in sites)
+        if count > 1 and not fits_somewhere(every, loaded):
+            message = f"{label}: its {count} replicas never fit together in the window"
+            return [Reason("busy", label, None, message)]
+        return []
     sample = next(i for site in sites for i in site.items if i.component == label)
     reasons = []
     for d, dim in enumerate(sample.dims):
-        if sample.low[d] == 0:
+        if sample.low[d] == 0 or fits_somewhere(lambda s, d=d: one(s, d), loaded):
             continue
         need = f"{sample.low[d]} {dim}"
-        if not fits_somewhere(lambda s, d=d: one(s, d), unloaded):
+        if not fits_somewhere(lambda s, d=d: one(s, d), capacity_only):
             message = (
                 f"{label}: no {sample.kind} pool has {need} free for {_hours(dmin)} in the "
                 "window, even with nothing booked"
             )
             reasons.append(Reason("insufficient-capacity", label, dim, message))
-        elif not fits_somewhere(lambda s, d=d: one(s, d), loaded):
+        else:
             message = f"{label}: {need} is never free for {_hours(dmin)} in the window"
             reasons.append(Reason("busy", label, dim, message))
-    if reasons:
-        return reasons
-    if not fits_somewhere(lambda s: one(s, None), loaded):
+    if not reasons:
         message = f"{label}: one replica never fits for {_hours(dmin)} in the window"
-        return [Reason("busy", label, None, message)]
-
-    def every(site: _Site) -> list[Item]:
-        return [i for i in site.items if i.component == label]
-
-    if len(every(next(iter(sites)))) > 1 and not fits_somewhere(every, loaded):
-        count = len(every(next(iter(sites))))
-        message = f"{label}: its {count} replicas never fit together in the window"
-        return [Reason("busy", label, None, message)]
-    return []
+        reasons.append(Reason("busy", label, None, message))
+    return reasons
 
 
 # --- NO answers: suggestions -------------------------------------------------------------
@@ -697,9 +699,10 @@ def _suggest(
             if _earliest(site, start, start, dmin, step) is not None
         )
 
-    def offer(relaxed: Request) -> Offer:
-        begin = _ceil(relaxed.start_earliest, step)
-        return planner.offers(prepared(relaxed), relaxed, begin, 1)[0]
+    def offer(relaxed: Request, start: int) -> Offer:
+        """The first offer of ``relaxed``, whose earliest start is known to be ``start``."""
+        pinned = replace(relaxed, start_earliest=start, start_latest=start)
+        return planner.offers(prepared(pinned), pinned, start, 1)[0]
 
     found = []
     if first <= request.start_latest:
@@ -713,8 +716,9 @@ def _suggest(
     later = replace(
         request, start_earliest=later_first, start_latest=request.start_latest + horizon
     )
-    if probe(later) is not None:
-        got = offer(later)
+    start = probe(later)
+    if start is not None:
+        got = offer(later, start)
         message = f"first fit after the window: {_iso(got.start)} to {_iso(got.end)}"
         found.append(Suggestion("later-start", message, later, got))
     return found
@@ -736,7 +740,7 @@ def _scaled(request: Request, percent: int) -> Request:
 
 def _fewer_resources(request: Request, probe, offer) -> Suggestion | None:
     """The earliest start where at least half the minimums fit (else a quarter, …), with the
-    largest percentage of them that fits at that start."""
+    largest multiple of 5 % of them that fits at that start."""
     percent = 50
     while True:
         relaxed = _scaled(request, percent)
@@ -748,15 +752,18 @@ def _fewer_resources(request: Request, probe, offer) -> Suggestion | None:
             break
         percent //= 2
     pinned = replace(request, start_earliest=start, start_latest=start)
-    low, high = percent, 99
+    # the largest fitting multiple of 5 % at that start
+    low, high = percent, 95
     while low < high:
-        mid = (low + high + 1) // 2
+        mid = (low + high + 5) // 10 * 5
+        if mid <= low:
+            break
         if probe(_scaled(pinned, mid)) is not None:
             low = mid
         else:
-            high = mid - 1
+            high = mid - 5
     relaxed = _scaled(request, low)
-    got = offer(relaxed)
+    got = offer(relaxed, start)
     totals: dict[str, int] = {}
     for grant in got.grants:
         if not grant.component.startswith("dataset:"):
@@ -784,7 +791,7 @@ def _shorter_duration(request: Request, probe, longest, offer, step: int) -> Sug
         fraction *= 2
     length = longest(relaxed, start)
     relaxed = replace(request, duration=Range(length, length))
-    got = offer(relaxed)
+    got = offer(relaxed, start)
     message = (
         f"{_hours(length)} instead of {_hours(dmin)} from {_iso(got.start)} to {_iso(got.end)}"
     )

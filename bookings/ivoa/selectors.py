@@ -41,6 +41,7 @@ def lease_source(lease: Lease) -> dict:
         "end": lease.end,
         "preparation_start": lease.preparation_start,
         "executable": lease.executable,
+        "connectors": lease.connectors,
         "datasets": request.get("datasets", []),
         "allocations": [
             {

@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from bookings.choices import Phase, can_transition
+from bookings.choices import FINAL_PHASES, Phase, can_transition
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.requests import parse_duration, parse_instant
 
@@ -786,11 +786,30 @@ def session_render(lease: dict, *, url: Callable[[str, str], str]) -> dict:
         session["storage"] = storage
     if data:
         session["data"] = data
+    if lease.get("connectors"):
+        session["connectors"] = [connector_render(c, phase) for c in lease["connectors"]]
     session["phase"] = str(phase)
     if lease["expires"] is not None:
         session["expires"] = iso(lease["expires"])
     session["schedule"] = whole
     return session
+
+
+def connector_render(connector: dict, phase: str) -> dict:
+    """An adapter's connector ({kind, url, label}) as a session connector."""
+    if phase in (Phase.AVAILABLE, Phase.RUNNING):
+        status = "AVAILABLE"
+    elif phase in (Phase.RELEASING, *FINAL_PHASES):
+        status = "FINISHED"
+    else:
+        status = "PREPARING"
+    location = str(connector.get("url", ""))
+    return {
+        "kind": str(connector.get("kind", "")),
+        "status": status,
+        "protocol": location.split("://", 1)[0].upper() if "://" in location else "",
+        "location": location,
+    }
 
 
 def _part(item: dict, slot: str, lease: dict, sched: dict | None) -> dict:

@@ -387,3 +387,55 @@ def test_names_that_link_parts_must_exist():
         FieldError("storage[0].data", "'nope' is not the name of a data resource"),
         FieldError("data[0].storage", "'s' is not the name of a storage resource"),
     ]
+
+
+def test_a_session_from_a_native_lease_with_connectors(schemas):
+    start = datetime(2026, 12, 1, 8, tzinfo=UTC)
+    end = start + timedelta(hours=9)
+    lease = {
+        "id": "5ec79894-814f-4f81-9561-2fe4bfc6010d",
+        "name": "survey",
+        "phase": "AVAILABLE",
+        "created": start - timedelta(days=1),
+        "expires": None,
+        "start": start,
+        "end": end,
+        "preparation_start": start - timedelta(minutes=5),
+        "executable": None,
+        "connectors": [{"kind": "spark", "url": "spark://edi:7077", "label": "Spark master"}],
+        "datasets": [],
+        "allocations": [
+            {
+                "component": "workers",
+                "replica": r,
+                "kind": "compute",
+                "amounts": {"cores": 26, "memory_gib": 43},
+                "start": start - timedelta(minutes=5),
+                "end": end,
+            }
+            for r in (0, 1)
+        ],
+    }
+
+    session = translate.session_render(lease, url=lambda kind, id_: f"https://b/{kind}/{id_}")
+
+    schemas.session(session)
+    assert session["meta"]["url"] == "https://b/sessions/5ec79894-814f-4f81-9561-2fe4bfc6010d"
+    assert session["meta"]["options"] == [
+        {"kind": "uri:enum-value-option", "path": "phase", "values": ["CANCELLED"]}
+    ]
+    compute = session["compute"]
+    assert (compute["meta"]["name"], compute["phase"]) == ("workers", "AVAILABLE")
+    assert (compute["cores"], compute["memory"]) == (
+        {"min": 52, "max": 52},
+        {"min": 86, "max": 86},
+    )
+    assert session["connectors"] == [
+        {
+            "kind": "spark",
+            "status": "AVAILABLE",
+            "protocol": "SPARK",
+            "location": "spark://edi:7077",
+        }
+    ]
+    assert "expires" not in session and "executable" not in session

@@ -198,7 +198,11 @@ def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> di
                 "id": f"site:{site.slug}",
                 "title": site.name,
                 "children": [
-                    {"id": p.slug, "title": f"{p.slug} ({amounts_text(p.capacity())})"}
+                    {
+                        "id": p.slug,
+                        "title": p.slug,
+                        "extendedProps": {"capacity": amounts_text(p.capacity())},
+                    }
                     for p in pools
                     if p.site_id == site.id
                 ],

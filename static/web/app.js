@@ -42,6 +42,18 @@ document.addEventListener("DOMContentLoaded", () => {
       scrollTime: data.scrollTime,
       headerToolbar: { start: "", center: "title", end: "" },
       resources: data.resources,
+      // The pool's name with its capacity underneath, so the label column stays narrow.
+      resourceLabelContent: (info) => {
+        const label = document.createElement("span");
+        label.className = "pool-label";
+        label.append(info.resource.title);
+        if (info.resource.extendedProps.capacity) {
+          const capacity = document.createElement("small");
+          capacity.textContent = info.resource.extendedProps.capacity;
+          label.append(capacity);
+        }
+        return { domNodes: [label] };
+      },
       events: data.events,
       slotDuration: data.slotDuration,
       slotWidth: 34,

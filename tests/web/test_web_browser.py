@@ -6,12 +6,15 @@ Every page visited is screenshotted into test-artifacts/screenshots/ (laptop and
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from playwright.sync_api import expect
 
 from bookings.choices import ActorKind, Phase
 from bookings.domain.leases import lease_transition
+from bookings.domain.offer_sets import offer_set_create
 from bookings.models import Lease
+from resources.models import Template
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
@@ -133,8 +136,12 @@ def test_availability_profile_and_phone_layout(page, log_in, shot):
     page.goto("/")
     expect(page.locator(".lease-list")).to_contain_text(re.compile(r"(EST|EDT)"))
 
+    astro = get_user_model().objects.get(username="astro")
+    gaia = Template.objects.get(slug="gaia-spark-large")
+    offer_set = offer_set_create(owner=astro, data=gaia.request)
     page.set_viewport_size({"width": 390, "height": 844})
     for path, name in [
+        (f"/book/{offer_set.id}/", "19-phone-offers"),
         ("/", "15-phone-dashboard"),
         ("/book/?template=gaia-spark-large", "16-phone-book"),
         ("/availability/", "17-phone-availability"),

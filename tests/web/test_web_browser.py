@@ -4,6 +4,7 @@ Every page visited is screenshotted into test-artifacts/screenshots/ (laptop and
 """
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -62,24 +63,35 @@ def test_book_the_gaia_template_accept_see_it_in_the_calendar_and_cancel(page, l
     expect(page.locator("#lease-events")).to_contain_text("test: reserved")
     expect(page.locator(".step.current .step-name")).to_have_text("WAITING")
 
+    new_end = first.end + timedelta(hours=1)
+    page.get_by_label("New end").fill(f"{new_end:%Y-%m-%dT%H:%M}")
+    page.get_by_role("button", name="Change the end…").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Change the end of {GAIA}")
+    shot(page, "06-extend-confirm")
+    page.get_by_role("button", name="Yes, end it then").click()
+    expect(page.get_by_role("status")).to_have_text(
+        f"The lease is extended: it now ends {new_end:%a %d %b %Y %H:%M} UTC."
+    )
+    assert Lease.objects.get(id=first.id).end == new_end
+
     page.get_by_role("link", name="Show in the calendar").click()
     event = page.locator("[data-calendar] .ec-event", has_text=f"{GAIA} · WAITING")
     expect(event.first).to_be_visible()
-    shot(page, "06-calendar-month")
+    shot(page, "07-calendar-month")
     page.get_by_role("button", name="Week").click()
     expect(event.first).to_be_visible()
-    shot(page, "07-calendar-week")
+    shot(page, "08-calendar-week")
     event.first.click()
     expect(page).to_have_url(re.compile(f"/leases/{first.id}/$"))
 
     page.get_by_role("link", name="Cancel the lease…").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Cancel this lease?")
-    shot(page, "08-cancel-confirm")
+    shot(page, "09-cancel-confirm")
     page.get_by_role("button", name="Yes, cancel the lease").click()
     expect(page.locator("#lease-phase")).to_have_text("CANCELLED")
     expect(page.get_by_role("status")).to_have_text("The lease is cancelled.")
     expect(page.get_by_role("link", name="Cancel the lease…")).to_have_count(0)
-    shot(page, "09-lease-cancelled")
+    shot(page, "10-lease-cancelled")
     phases = dict(first.offer_set.leases.values_list("rank", "phase"))
     assert phases == {0: Phase.CANCELLED, 1: Phase.REJECTED, 2: Phase.REJECTED, 3: Phase.REJECTED}
 
@@ -101,7 +113,7 @@ def test_a_request_that_cannot_fit_shows_reasons_and_a_relaxation_that_works(pag
     expect(page.get_by_role("alert")).to_contain_text(
         "Component 1 “main”, cores, up to (optional): 100 is less than min 200"
     )
-    shot(page, "10-book-inline-errors")
+    shot(page, "11-book-inline-errors")
 
     cores_max.fill("")
     page.get_by_role("button", name="Find offers").click()
@@ -111,12 +123,12 @@ def test_a_request_that_cannot_fit_shows_reasons_and_a_relaxation_that_works(pag
     )
     relax = page.get_by_role("button", name=re.compile(r"^Ask again: available with 64 cores"))
     expect(relax).to_be_visible()
-    shot(page, "11-no-fit-reasons")
+    shot(page, "12-no-fit-reasons")
 
     relax.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^[1-4] offers?$"))
     expect(page.locator(".offer").first).to_contain_text("64 cores")
-    shot(page, "12-relaxed-offers")
+    shot(page, "13-relaxed-offers")
 
 
 def test_availability_profile_and_phone_layout(page, log_in, shot):
@@ -125,14 +137,14 @@ def test_availability_profile_and_phone_layout(page, log_in, shot):
     # Every dimension of every enabled demo pool is drawn (cam-gpu has three).
     expect(page.locator("svg.freechart")).to_have_count(14)
     expect(page.locator("svg.freechart title").first).to_contain_text("free now")
-    shot(page, "13-availability")
+    shot(page, "14-availability")
 
     page.goto("/profile/")
     page.get_by_label("Your time zone").select_option("America/New_York")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Times are now shown in America/New_York.")
     expect(page.locator(".who")).to_contain_text("times in America/New_York")
-    shot(page, "14-profile")
+    shot(page, "15-profile")
     page.goto("/")
     expect(page.locator(".lease-list")).to_contain_text(re.compile(r"(EST|EDT)"))
 
@@ -141,11 +153,11 @@ def test_availability_profile_and_phone_layout(page, log_in, shot):
     offer_set = offer_set_create(owner=astro, data=gaia.request)
     page.set_viewport_size({"width": 390, "height": 844})
     for path, name in [
-        (f"/book/{offer_set.id}/", "19-phone-offers"),
-        ("/", "15-phone-dashboard"),
-        ("/book/?template=gaia-spark-large", "16-phone-book"),
-        ("/availability/", "17-phone-availability"),
-        ("/calendar/", "18-phone-calendar"),
+        (f"/book/{offer_set.id}/", "20-phone-offers"),
+        ("/", "16-phone-dashboard"),
+        ("/book/?template=gaia-spark-large", "17-phone-book"),
+        ("/availability/", "18-phone-availability"),
+        ("/calendar/", "19-phone-calendar"),
     ]:
         page.goto(path)
         page.wait_for_load_state("networkidle")

@@ -85,6 +85,13 @@ def test_login_refuses_a_wrong_password_in_plain_words(demo):
     assert (response.status_code, response["Location"]) == (302, "/")
 
 
+def test_logout_is_a_post_back_to_the_login_page(astro_client):
+    assert astro_client.get("/logout/").status_code == 405
+    response = astro_client.post("/logout/")
+    assert (response.status_code, response["Location"]) == (302, "/login/")
+    assert astro_client.get("/").status_code == 302
+
+
 def test_a_template_fills_in_the_booking_form(astro_client):
     response = astro_client.get("/book/?template=gaia-spark-large")
     assert response.status_code == 200

@@ -24,9 +24,10 @@ Offer semantics (DESIGN §4), kept by ``find_offers``:
 - **Most that fits.** At the chosen start the duration is ``duration.max`` if it fits, else
   the longest that fits with the end on the step grid (never below ``duration.min``). At
   that start and duration each amount is the most that fits up to its maximum: the
-  remaining free capacity of a pool is water-filled over the replicas on it, evenly among
-  replicas of one component. "More resources" means the sum over replicas and dimensions of
-  granted / maximum.
+  remaining free capacity of a pool is water-filled over the replicas on it (smaller
+  maxima first, evenly among replicas of one component), and the replicas are placed on
+  pools so as to maximise "more resources": the sum over replicas and dimensions of granted
+  / maximum. That placement is optimal unless CP-SAT's time limit cuts it short.
 - **Ranked.** Earliest start, then more resources, then longer duration, then site order
   (the order sites first appear in ``pools``).
 - **Datasets.** A site holding a replica needs no staging; if that replica names a data
@@ -40,7 +41,7 @@ Offer semantics (DESIGN §4), kept by ``find_offers``:
   empty —, "busy" — booked up in the window —, or "packing" — every part fits alone but not
   all together) and up to three ``Suggestion``s, each a relaxed request with the offer it
   gets: "fewer-resources" (the earliest start where half the minimums fit, else a quarter,
-  …, with the largest percentage that fits there), "shorter-duration" (the earliest start
+  …, with the largest multiple of 5 % that fits there), "shorter-duration" (the earliest start
   where half the minimum duration fits, else a quarter, …, for the longest that fits
   there), "later-start" (the first fit in the ``policy.horizon_after_window`` after the
   window). Malformed input (min > max, negative amounts, …) raises ValueError.
@@ -49,20 +50,28 @@ Which path answers which request shape:
 
 - The **sweep** (``profile``, ``solver._earliest``) always finds the start. Each pool's free
   capacity is a step function over its load and capacity breakpoints; a window's minimum is
-  a sparse-table query, evaluated at once for every candidate start (the window start and
-  each instant some pool's free capacity rises, shifted by its preparation time). For one
-  item per pool kind (a single replica, possibly with a dataset reader or copy) the
-  vectorised test is exact and nothing else runs.
-- Several replicas on several pools of a site (head + workers over worker pools) add the
-  **packing** (``packing``): a vectorised necessary test filters candidates, an exact greedy
-  plus bounded depth-first search decides the survivors in time order, and the first
-  success is the earliest start.
-- **CP-SAT** (``packing.improve``) then sizes the grants when amounts are ranges and the
-  greedy answer is below an upper bound: it gets the sweep's free capacity per pool at the
-  chosen start, every site tied at that start (it chooses the site), the greedy answer as a
-  hint, one worker and ``policy.solver_time_limit`` (a budget for the whole call). The
-  greedy answer stays unless CP-SAT finds strictly more. Start times are not left to CP-SAT:
-  the ranking puts the earliest start first and the sweep finds it exactly, faster.
+  a sparse-table query, evaluated at once for every candidate start: the window start and
+  each instant some pool's free capacity rises, shifted by that pool's preparation time and
+  rounded up to the step. Between two candidates windows only gain segments, so nothing
+  feasible is skipped.
+- Feasibility at those candidates is decided exactly with array operations when, per pool
+  kind, at most one group of identical replicas has several members and the other items
+  have at most 64 placements: the single items are placed every possible way and the
+  replicas that fit in what is left are counted. That covers one replica (with or without
+  a dataset reader or copy) and the Gaia shape (head + workers + scratch + dataset copy).
+- Other shapes (say two multi-replica components of one kind) filter the candidates with a
+  vectorised necessary test and a dominance test, then decide the survivors in time order
+  with an exact greedy-then-depth-first search (``packing.assign``; CP-SAT settles the rare
+  instance that exhausts its node budget).
+- **Sizing** the grants at the chosen start (``packing``): a greedy assignment with
+  water-filling, then **CP-SAT** (``packing.improve``) when some amount is a range and the
+  greedy answer is below an upper bound. CP-SAT counts identical replicas per pool (no
+  symmetry), gets the sweep's free capacity per pool at that start for every site tied at
+  it (so it also chooses the site), the greedy answer as a hint, one worker and
+  ``policy.solver_time_limit`` as the budget of the whole call; the greedy answer stays
+  unless CP-SAT finds strictly more. Start times are not left to CP-SAT: the ranking puts
+  the earliest start first and the sweep finds it exactly and faster; size traded against
+  start shows up as later, larger offers.
 
 Load is taken as complete over [start_earliest - preparation, start_latest +
 duration.max), and for a NO answer up to ``horizon_after_window`` further.

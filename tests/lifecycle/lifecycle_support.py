@@ -58,13 +58,13 @@ def wait_for(predicate, timeout: float, what: str, logs=None):
 class Cluster:
     """The processes of the life cycle: Redis, Celery workers and beat."""
 
-    def __init__(self, root: Path, database_url: str) -> None:
+    def __init__(self, root: Path, database_url: str, lifecycle_env=LIFECYCLE_ENV) -> None:
         self.root = root
         self.redis_port = free_port()
         self.state_dir = root / "adapters"
         self.env = {
             **os.environ,
-            **LIFECYCLE_ENV,
+            **lifecycle_env,
             "DATABASE_URL": database_url,
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "WCIDT_ADAPTER_STATE_DIR": str(self.state_dir),
@@ -105,12 +105,12 @@ class Cluster:
                 start_new_session=True,
             )
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, concurrency: int = 2) -> subprocess.Popen:
         n = len(self.workers)
         worker = self._spawn(
             f"worker-{n}",
             "worker",
-            "--concurrency=2",
+            f"--concurrency={concurrency}",
             "--without-gossip",
             "--without-mingle",
             f"--hostname=lifecycle-{n}-{uuid.uuid4().hex[:6]}@%h",

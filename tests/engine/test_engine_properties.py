@@ -317,7 +317,7 @@ def instances(draw):
     return pools, loads, request, datasets, policy
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_offers_agree_with_brute_force(instance):
     pools, loads, request, datasets, policy = instance
@@ -341,7 +341,7 @@ def test_offers_agree_with_brute_force(instance):
     check_first_is_best(answer.offers[0], pools, loads, request, datasets, policy.step, now)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_suggestions_are_offers_of_their_relaxed_requests(instance):
     pools, loads, request, datasets, policy = instance

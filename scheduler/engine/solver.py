@@ -38,6 +38,7 @@ from .profile import FreeProfile, build_profile, sorted_unique
 
 EPSILON = 1e-9
 PLACEMENT_LIMIT = 64
+FIRST_BATCH = 64
 DEFAULT_POLICY = Policy()
 
 
@@ -235,19 +236,35 @@ def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int
         rises = _ceil_array(profile.rises(begin - prep, latest - prep) + prep, step)
         parts.append(rises[rises <= latest])
     starts = sorted_unique(np.concatenate(parts))
+    # The answer is usually near the beginning: test a small batch first, then larger ones.
+    first, size = 0, FIRST_BATCH
+    while first < len(starts):
+        stop = min(len(starts), first + size)
+        # one candidate of overlap, for the dominance test against its predecessor
+        head = max(0, first - 1)
+        found = _first_fit(site, starts[head:stop], dmin, skip=first - head)
+        if found is not None:
+            return found
+        first, size = stop, size * 4
+    return None
+
+
+def _first_fit(site: _Site, starts: np.ndarray, dmin: int, skip: int) -> int | None:
+    """The first of ``starts[skip:]`` at which the minimums fit, or None."""
     frees = [
         profile.window_min(starts - prep, starts + dmin)
         for profile, prep in zip(site.profiles, site.prep, strict=True)
     ]
     if site.plan is not None:
-        hits = np.flatnonzero(_exact(site.plan, frees))
-        return int(starts[hits[0]]) if len(hits) else None
+        hits = np.flatnonzero(_exact(site.plan, frees)[skip:])
+        return int(starts[skip + hits[0]]) if len(hits) else None
     mask = _necessary(site, frees)
     # Scanning stops at the first success, so every earlier candidate failed; one with no
     # more free capacity anywhere than its predecessor fails too.
     stacked = np.concatenate(frees)
     mask[1:] &= np.any(stacked[:, 1:] > stacked[:, :-1], axis=0)
-    for c in np.flatnonzero(mask).tolist():
+    for c in np.flatnonzero(mask[skip:]).tolist():
+        c += skip
         problem = Problem(site.items, [f[:, c].tolist() for f in frees], site.groups)
         if packing.assign(problem, best_of_greedy=False) is not None:
             return int(starts[c])

@@ -1,11 +1,23 @@
 """Fixtures of the life-cycle tests: the session's Redis, Celery worker and beat (see
 tests/lifecycle/lifecycle_support.py), started against pytest-django's test database."""
 
+from pathlib import Path
+
 import pytest
 from django.db import connection
 
 from resources.models import Site
 from tests.lifecycle.lifecycle_support import Cluster, database_url
+
+HERE = Path(__file__).resolve().parent
+_running: list[Cluster] = []
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """Stop the cluster after the last life-cycle test: a worker left ticking would move the
+    leases of later tests that commit (transactional and browser tests)."""
+    if _running and (nextitem is None or HERE not in Path(nextitem.path).resolve().parents):
+        _running.pop().stop()
 
 
 @pytest.fixture(scope="session")
@@ -18,6 +30,7 @@ def cluster(django_db_setup, django_db_blocker, tmp_path_factory):
         cluster.start_redis()
         cluster.start_worker()
         cluster.start_beat()
+        _running.append(cluster)
         yield cluster
     finally:
         cluster.stop()

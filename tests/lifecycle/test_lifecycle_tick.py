@@ -1,0 +1,112 @@
+"""The tick's claims, in-process and without a worker: what it hands back and what it moves."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bookings.choices import Phase
+from bookings.domain.lifecycle import (
+    PREPARE,
+    RELEASE,
+    RESERVE,
+    Step,
+    lease_prepare_run,
+    leases_tick,
+)
+from bookings.models import Lease
+from resources.models import Site
+from tests.lifecycle.lifecycle_support import make_offer, make_pool
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def lifecycle_settings(settings):
+    settings.LEASE_TICK_SECONDS = 2
+    settings.LEASE_CLAIM_SECONDS = 30
+
+
+@pytest.fixture
+def pool(db):
+    return make_pool(Site.objects.create(slug="lab", name="Lab"), "sim", "simulated", {})
+
+
+def lease_in(pool, owner, phase, *, due, start=None, seconds=600):
+    lease = make_offer(owner, pool, start=start or NOW + timedelta(hours=1), seconds=seconds)
+    Lease.objects.filter(id=lease.id).update(phase=phase, next_action_at=due, expires=None)
+    return Lease.objects.get(id=lease.id)
+
+
+def seconds(n):
+    return timedelta(seconds=n)
+
+
+def test_a_due_lease_is_claimed_once_until_its_claim_lapses(pool, user):
+    lease = lease_in(pool, user, Phase.ACCEPTED, due=NOW)
+
+    first = leases_tick(now=NOW)
+    again = leases_tick(now=NOW + seconds(29))
+    lapsed = leases_tick(now=NOW + seconds(31))
+
+    assert first.steps == [Step(RESERVE, lease.id, None)]
+    assert again.steps == []
+    assert lapsed.steps == [Step(RESERVE, lease.id, None)]
+    fresh = Lease.objects.get(id=lease.id)
+    assert fresh.claimed_until == NOW + seconds(61)
+    assert [e.message for e in fresh.events.all()] == [
+        "reserve: its worker stopped reporting; enqueued again"
+    ]
+    assert fresh.events.get().actor_kind == "system"
+
+
+def test_a_step_due_within_a_tick_gets_its_due_time_as_eta_and_later_ones_wait(pool, user):
+    soon = lease_in(pool, user, Phase.WAITING, due=NOW + seconds(1.5))
+    later = lease_in(pool, user, Phase.WAITING, due=NOW + seconds(2.5))
+
+    result = leases_tick(now=NOW)
+
+    assert result.steps == [Step(PREPARE, soon.id, NOW + seconds(1.5))]
+    assert Lease.objects.get(id=soon.id).phase == Phase.WAITING
+    assert Lease.objects.get(id=soon.id).claimed_until == NOW + seconds(31.5)
+    assert Lease.objects.get(id=later.id).claimed_until is None
+
+
+def test_due_phase_moves_happen_in_the_tick(pool, user):
+    start = NOW - seconds(60)
+    ended = lease_in(pool, user, Phase.AVAILABLE, due=NOW, start=start, seconds=60)
+    waiting = lease_in(pool, user, Phase.WAITING, due=NOW)
+    late = lease_in(pool, user, Phase.WAITING, due=NOW, start=start, seconds=30)
+
+    steps = leases_tick(now=NOW).steps
+
+    assert sorted(steps, key=lambda s: str(s.lease_id)) == sorted(
+        [
+            Step(RELEASE, ended.id, None),
+            Step(PREPARE, waiting.id, None),
+            Step(RELEASE, late.id, None),
+        ],
+        key=lambda s: str(s.lease_id),
+    )
+    moves = {
+        lease.id: list(Lease.objects.get(id=lease.id).events.values_list("to_phase", "message"))
+        for lease in (ended, waiting, late)
+    }
+    assert moves == {
+        ended.id: [("RELEASING", "the lease ended")],
+        waiting.id: [("PREPARING", "preparation begins")],
+        late.id: [("FAILED", "its end passed before its resources were ready")],
+    }
+
+
+def test_a_lease_with_nothing_left_to_do_is_dropped_from_the_schedule(pool, user):
+    lease = lease_in(pool, user, Phase.REJECTED, due=NOW)
+
+    assert leases_tick(now=NOW).steps == []
+    assert Lease.objects.get(id=lease.id).next_action_at is None
+
+
+def test_an_unknown_lease_id_in_a_stale_message_is_ignored(db):
+    assert lease_prepare_run(lease_id=uuid.uuid4()) is None

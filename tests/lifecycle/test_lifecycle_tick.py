@@ -12,6 +12,7 @@ from bookings.domain.lifecycle import (
     RESERVE,
     Step,
     lease_prepare_run,
+    lease_specs,
     leases_tick,
 )
 from bookings.models import Lease
@@ -110,3 +111,28 @@ def test_a_lease_with_nothing_left_to_do_is_dropped_from_the_schedule(pool, user
 
 def test_an_unknown_lease_id_in_a_stale_message_is_ignored(db):
     assert lease_prepare_run(lease_id=uuid.uuid4()) is None
+
+
+def test_each_adapter_gets_a_spec_of_only_its_allocations_with_their_pools_settings(pool, user):
+    hpc = make_pool(pool.site, "hpc", "slurm", {"partition": "debug"})
+    other = make_pool(pool.site, "sim-b", "simulated", {"prepare_seconds": 1})
+    lease = lease_in(pool, user, Phase.ACCEPTED, due=NOW)
+    period = lease.allocations.get().period
+    lease.allocations.create(pool=hpc, cores=4, period=period)
+    lease.allocations.create(pool=other, cores=2, memory_gib=3, period=period)
+
+    specs = lease_specs(Lease.objects.get(id=lease.id))
+
+    assert [(name, spec.uuid, spec.owner) for name, spec in specs] == [
+        ("simulated", lease.id, "astro"),
+        ("slurm", lease.id, "astro"),
+    ]
+    assert [
+        (a.pool, dict(a.amounts), a.settings, a.start, a.end)
+        for _name, spec in specs
+        for a in spec.allocations
+    ] == [
+        ("sim", {"cores": 1, "memory_gib": 1}, {}, lease.start, lease.end),
+        ("sim-b", {"cores": 2, "memory_gib": 3}, {"prepare_seconds": 1}, lease.start, lease.end),
+        ("hpc", {"cores": 4}, {"partition": "debug"}, lease.start, lease.end),
+    ]

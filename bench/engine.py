@@ -11,7 +11,12 @@ head pool and three worker pools per site, one maintenance window per site), it 
   site), for which there is no reference.
 
 It prints a table and writes bench/results/engine.json. Synthetic data comes from a fixed
-seed. Run: .venv/bin/python bench/engine.py [--requests N] [--sizes 1000,10000,100000]
+seed. Times are wall clock per request (``--cpu``: CPU time of this process, steadier on a
+shared machine); "NO p90" is over the packing requests that got a NO answer (reasons and
+suggestions cost more than offers). The exit status is 1 when a target or the agreement
+check fails.
+
+Run: .venv/bin/python bench/engine.py [--requests N] [--sizes 1000,10000,100000] [--cpu]
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ DIMENSION_FIELDS = (
 DIMENSION_LABELS = dict(DIMENSION_FIELDS)
 WINDOW_DEFAULT = timedelta(days=7)
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+LAST_YEAR = 9999
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -70,10 +71,10 @@ class ComponentForm(forms.Form):
     def clean(self):
         data = super().clean()
         given = False
-        for dim, label in DIMENSION_FIELDS:
+        for dim, _label in DIMENSION_FIELDS:
             low, high = data.get(f"{dim}_min"), data.get(f"{dim}_max")
             if high is not None and low is None:
-                self.add_error(f"{dim}_min", f"give the least {label.lower()} you need too")
+                self.add_error(f"{dim}_min", "give “at least” too when you give “up to”")
             given = given or low is not None
         if not given and not self.errors:
             raise forms.ValidationError("Give at least one amount (cores, memory, …).")
@@ -115,6 +116,7 @@ ComponentFormSet = forms.formset_factory(
     extra=1,
     can_delete=True,
     max_num=MAX_COMPONENTS,
+    absolute_max=MAX_COMPONENTS,
     validate_max=True,
 )
 
@@ -158,6 +160,9 @@ class BookingForm(forms.Form):
     def clean(self):
         data = super().clean()
         earliest, latest = data.get("earliest"), data.get("latest")
+        for name, value in (("earliest", earliest), ("latest", latest)):
+            if value and value.year >= LAST_YEAR:  # a week later would not be a date at all
+                self.add_error(name, f"must be before the year {LAST_YEAR}")
         if earliest and latest and latest < earliest:
             self.add_error("latest", "is before the earliest start")
         low, high = data.get("duration_hours"), data.get("duration_max_hours")

@@ -121,13 +121,14 @@ def test_a_request_that_cannot_fit_shows_reasons_and_a_relaxation_that_works(pag
     expect(page.locator(".reasons")).to_have_text(
         "main: no compute pool has 200 cores free for 2 h in the window, even with nothing booked"
     )
-    relax = page.get_by_role("button", name=re.compile(r"^Ask again: available with 64 cores"))
+    # The engine's nearest relaxation (its wording and size are the engine's business).
+    relax = page.get_by_role("button", name=re.compile(r"^Ask again: available with \d+ cores"))
     expect(relax).to_be_visible()
     shot(page, "12-no-fit-reasons")
 
     relax.click()
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"^[1-4] offers?$"))
-    expect(page.locator(".offer").first).to_contain_text("64 cores")
+    expect(page.locator(".offer").first).to_contain_text(re.compile(r"main: \d+ cores"))
     shot(page, "13-relaxed-offers")
 
 

@@ -246,8 +246,10 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
         expires=expires,
     )
     sites = {p.site.slug: p.site for p in pools.values()}
-    for rank, offer in enumerate(offers):
-        lease = Lease.objects.create(
+    # Three inserts for the whole set, whatever the number of offers: round trips, not rows,
+    # are what an offer set pays for here.
+    leases = Lease.objects.bulk_create(
+        Lease(
             offer_set=offer_set,
             rank=rank,
             name=normalised["name"],
@@ -260,24 +262,30 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
             expires=expires,
             executable=normalised["executable"],
         )
-        Allocation.objects.bulk_create(
-            Allocation(
-                lease=lease,
-                pool=pools[g.pool],
-                component=g.component,
-                replica=g.replica,
-                period=DateTimeTZRange(instant(g.start), instant(g.end), "[)"),
-                **{d: g.amounts.get(d, 0) for d in DIMENSIONS},
-            )
-            for g in offer.grants
+        for rank, offer in enumerate(offers)
+    )
+    Allocation.objects.bulk_create(
+        Allocation(
+            lease=lease,
+            pool=pools[g.pool],
+            component=g.component,
+            replica=g.replica,
+            period=DateTimeTZRange(instant(g.start), instant(g.end), "[)"),
+            **{d: g.amounts.get(d, 0) for d in DIMENSIONS},
         )
-        LeaseEvent.objects.create(
+        for lease, offer in zip(leases, offers, strict=True)
+        for g in offer.grants
+    )
+    LeaseEvent.objects.bulk_create(
+        LeaseEvent(
             lease=lease,
             to_phase=Phase.OFFERED,
             actor_kind=ActorKind.USER,
             actor=client or owner,
             message=f"offered, held until {_iso(expires)}",
         )
+        for lease in leases
+    )
     return offer_set
 
 

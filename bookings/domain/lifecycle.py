@@ -215,7 +215,7 @@ def _hand_on(lease: Lease, now: datetime) -> Step | None:
     kind = _step_of(lease)
     if kind is None:
         lease.next_action_at = None
-    if kind is None or lease.next_action_at - now > _tick():
+    if lease.next_action_at is None or lease.next_action_at - now > _tick():
         lease.claimed_until = None
         return None
     due = max(now, lease.next_action_at)

@@ -25,6 +25,9 @@ from ortools.sat.python import cp_model
 
 SEARCH_BUDGET = 20_000
 EXACT_FALLBACK_SECONDS = 10.0
+# CP-SAT needs integer weights: 1 / maximum, scaled so that rounding stays far below the
+# difference between two distinct grants.
+WEIGHT_SCALE = 1 << 30
 
 _local = threading.local()
 
@@ -308,7 +311,7 @@ def improve(
                         total = model.new_int_var(0, top, f"t{k}_{gi}_{p}_{d}")
                         model.add(total >= lo * n)
                         model.add(total <= hi * n)
-                        objective.append(total * max(1, round((1 << 20) / hi)))
+                        objective.append(total * max(1, round(WEIGHT_SCALE / hi)))
                         loads.setdefault((p, d), []).append(total)
                     elif lo > 0:
                         loads.setdefault((p, d), []).append(lo * n)

@@ -53,8 +53,7 @@ def dashboard(request):
 
 def _dashboard(request, quick_form, status=200):
     upcoming = (
-        _with_allocations(Lease.objects.filter(owner=request.user))
-        .filter(phase__in=ACTIVE_PHASES, end__gt=timezone.now())
+        Lease.objects.filter(owner=request.user, phase__in=ACTIVE_PHASES, end__gt=timezone.now())
         .select_related("site")
         .order_by("start")[:10]
     )

@@ -3,7 +3,7 @@
 import re
 from datetime import timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, prefetch_related_objects
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -50,11 +50,14 @@ def problems(*statuses: int) -> dict:
     return {(s, PROBLEM_CONTENT_TYPE): ProblemSerializer for s in (401, 403, *statuses)}
 
 
+LEASE_DETAILS = (
+    Prefetch("allocations", queryset=Allocation.objects.select_related("pool")),
+    Prefetch("events", queryset=LeaseEvent.objects.select_related("actor")),
+)
+
+
 def leases_with_details():
-    return Lease.objects.select_related("site").prefetch_related(
-        Prefetch("allocations", queryset=Allocation.objects.select_related("pool")),
-        Prefetch("events", queryset=LeaseEvent.objects.select_related("actor")),
-    )
+    return Lease.objects.select_related("site").prefetch_related(*LEASE_DETAILS)
 
 
 def etag(lease: Lease) -> str:
@@ -234,7 +237,9 @@ class LeaseAction(ProblemAPIView):
     def post(self, request, id):
         def run():
             lease = self.change(request, id)
-            return lease_response(lease_id=lease.id, user=request.user)
+            # The service checked who may change it and loaded its site: add the rest.
+            prefetch_related_objects([lease], *LEASE_DETAILS)
+            return Response(LeaseDetailSerializer(lease).data, headers={"ETag": etag(lease)})
 
         return idempotent(self, request, run)
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
@@ -106,13 +106,16 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
     try:
         with transaction.atomic():
             lease = lease_for_user(lease_id=lease_id, user=user)
-            # Lock the whole offer set first (id order): two sibling accepts serialise here.
+            # Lock the lease with its whole offer set, in id order and in one query: two
+            # sibling accepts serialise here.
+            family = Q(offer_set_id=lease.offer_set_id) if lease.offer_set_id else Q(id=lease.id)
             siblings = list(
                 Lease.objects.select_for_update(of=("self",))
-                .filter(offer_set_id=lease.offer_set_id, offer_set__isnull=False)
+                .select_related("site", "owner")
+                .filter(family)
                 .order_by("id")
             )
-            lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+            lease = next(s for s in siblings if s.id == lease.id)
             _check_version(lease, if_match)
             if lease.phase != Phase.OFFERED:
                 raise DomainError(

@@ -127,7 +127,9 @@ def find_offers(
     lo = first - max(max(site.prep) for site in sites)
     planner = _Planner(policy=policy, budget=policy.solver_time_limit)
     hi = max(first, request.start_latest) + request.duration.max
-    profiles = _profiles(sites, dims, load, lo, hi, policy.not_before)
+    # one pass over the load, kept for the horizon a NO answer looks into
+    loads = _by_pool(sites, load, lo, hi + policy.horizon_after_window)
+    profiles = _profiles(sites, dims, loads, lo, hi, policy.not_before)
     _attach(sites, profiles)
     if first <= request.start_latest:
         k = min(request.max_offers, policy.max_offers)
@@ -135,7 +137,7 @@ def find_offers(
         if offers:
             return Answer(result=YES, offers=tuple(offers))
     reasons = _diagnose(planner, sites, request, first, dims, lo, hi, policy.not_before)
-    later = _profiles(sites, dims, load, hi, hi + policy.horizon_after_window, None)
+    later = _profiles(sites, dims, loads, hi, hi + policy.horizon_after_window, None)
     profiles = {slug: profile.joined(later[slug]) for slug, profile in profiles.items()}
     suggestions = _suggest(
         planner=planner,
@@ -520,27 +522,32 @@ def _site(
     return _Site(name, order, chosen, prep, items, reports), []
 
 
-def _profiles(
-    sites: list[_Site],
-    dims: dict[str, tuple[str, ...]],
-    load: Sequence[Load],
-    lo: int,
-    hi: int,
-    not_before: int | None,
-) -> dict[str, FreeProfile]:
-    """One free profile per pool the request may use, over [lo, hi), built in one pass;
-    nothing before ``not_before`` is usable (preparation cannot happen in the past)."""
+def _by_pool(sites: list[_Site], load: Sequence[Load], lo: int, hi: int) -> dict[str, list[Load]]:
+    """The load on each pool the request may use that overlaps [lo, hi)."""
     wanted: dict[str, list[Load]] = {pool.slug: [] for site in sites for pool in site.pools}
     get = wanted.get
     for item in load:
         bucket = get(item.pool)
         if bucket is not None and item.start < hi and item.end > lo:
             bucket.append(item)
+    return wanted
+
+
+def _profiles(
+    sites: list[_Site],
+    dims: dict[str, tuple[str, ...]],
+    loads: dict[str, list[Load]],
+    lo: int,
+    hi: int,
+    not_before: int | None,
+) -> dict[str, FreeProfile]:
+    """One free profile per pool the request may use, over [lo, hi); nothing before
+    ``not_before`` is usable (preparation cannot happen in the past)."""
     profiles = {}
     for site in sites:
         for pool in site.pools:
             profile = build_profile(
-                pool=pool, loads=wanted[pool.slug], lo=lo, hi=hi, dims=dims[pool.kind]
+                pool=pool, loads=loads.get(pool.slug, ()), lo=lo, hi=hi, dims=dims[pool.kind]
             )
             if not_before is not None:
                 profile = profile.blocked(lo, not_before)
@@ -599,7 +606,7 @@ def _diagnose(
 
     def capacity_only(site: _Site) -> list[FreeProfile]:
         if not empty:
-            empty.update(_profiles(sites, dims, (), lo, hi, not_before))
+            empty.update(_profiles(sites, dims, {}, lo, hi, not_before))
         return [empty[pool.slug] for pool in site.pools]
 
     reasons: list[Reason] = []

@@ -304,3 +304,46 @@ def test_unknown_urls_under_api_are_problems(api):
     assert response.json() == problem(
         404, "not-found", "Not found.", "There is no API endpoint at /api/v1/leases/not-a-uuid/."
     )
+
+
+def test_a_retried_accept_replays_the_first_answer(api, capacity):
+    lease_id = offers(api)[0]
+    headers = {"HTTP_IDEMPOTENCY_KEY": "accept-once"}
+    first = api.post(f"/api/v1/leases/{lease_id}/accept", **headers)
+    again = api.post(f"/api/v1/leases/{lease_id}/accept", **headers)
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert (again.json(), again["ETag"]) == (first.json(), 'W/"2"')
+    assert again["Idempotent-Replayed"] == "true"
+    unkeyed = api.post(f"/api/v1/leases/{lease_id}/accept")
+    assert unkeyed.status_code == 409
+
+
+def test_staff_can_change_anyones_lease(api, staff_api, capacity):
+    lease_id = accepted(api)
+    response = staff_api.post(
+        f"/api/v1/leases/{lease_id}/extend",
+        {"end": f"{DAY}T11:00:00Z"},
+        format="json",
+        HTTP_IF_MATCH='W/"1"',
+    )
+    assert response.json() == problem(
+        412,
+        "precondition-failed",
+        "The lease changed since you read it; read it again.",
+        version=2,
+    )
+    response = staff_api.post(f"/api/v1/leases/{lease_id}/cancel", HTTP_IF_MATCH='W/"2"')
+    assert (response.status_code, response.json()["events"][-1]["actor"]) == (200, "operator")
+
+
+def test_representations_nobody_serves_are_406_problems(api, capacity):
+    response = api.get("/api/v1/leases/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json() == problem(
+        406,
+        "not-acceptable",
+        "No acceptable representation.",
+        "Could not satisfy the request Accept header.",
+    )
+    response = api.get("/api/v1/calendar.ics", HTTP_ACCEPT="application/json")
+    assert (response.status_code, response["Content-Type"]) == (406, "application/problem+json")

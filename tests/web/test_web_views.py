@@ -271,6 +271,17 @@ def test_accept_is_one_post_and_leads_to_the_lease(astro_client, astro):
     ]
 
 
+def test_an_offer_can_be_accepted_from_its_own_page(astro_client, astro):
+    offer = offers_for(astro).leases.get(rank=0)
+    html = astro_client.get(f"/leases/{offer.id}/").content.decode()
+    assert f'<form method="post" action="/leases/{offer.id}/accept/">' in html
+    assert "Cancel the lease…" not in html
+    astro_client.post(f"/leases/{offer.id}/accept/")
+    html = astro_client.get(f"/leases/{offer.id}/").content.decode()
+    assert "Accept this offer" not in html
+    assert f'<a class="button danger" href="/leases/{offer.id}/cancel/">' in html
+
+
 def test_a_no_offers_its_relaxations_and_one_click_asks_again(astro_client, astro):
     too_big = {**GPU_REQUEST, "components": [{"name": "big", "amounts": {"cores": 200}}]}
     refused = offers_for(astro, too_big)

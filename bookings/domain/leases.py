@@ -18,6 +18,7 @@ from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools, offer_fits
 from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
+from bookings.domain.requests import parse_instant
 from bookings.models import Lease, LeaseEvent
 from scheduler import engine
 
@@ -171,9 +172,10 @@ def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:
     if lease.offer_set is None:
         return
     request = {**lease.offer_set.request}
-    request["start"] = f"{request['start']['earliest']}/{request['start']['latest']}"
-    if request["start"].split("/")[1] < timezone.now().isoformat():
-        request.pop("start")
+    window = request.pop("start")
+    # The same window if some of it is still ahead; otherwise the default one from now.
+    if parse_instant(window["latest"]) > timezone.now():
+        request["start"] = f"{window['earliest']}/{window['latest']}"
     try:
         fresh = offer_set_create(owner=lease.owner, data=request, client=user)
     except DomainError:

@@ -115,7 +115,8 @@ def plan(*, normalised: dict) -> engine.Answer:
     pools = eligible_pools(site=normalised["site"], kinds=kinds)
     datasets = engine_datasets(normalised["datasets"])
     epools = engine_pools(pools)
-    policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS)
+    # Preparation cannot begin in the past: a "now" request starts after its setup time.
+    policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
     start = instant(request.start_earliest - lead)
     end = instant(request.start_latest + request.duration.max)

@@ -10,8 +10,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dateutil.parser import isoparser
 from django.conf import settings
-from django.utils.dateparse import parse_datetime
 
 from bookings.domain.errors import DomainError, FieldError
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
@@ -50,16 +50,14 @@ def parse_duration(value: Any) -> timedelta | None:
 
 
 def parse_instant(value: Any) -> datetime | None:
+    """A strict ISO 8601 date-time with a zone (dateutil's isoparse), in UTC; else None."""
     if not isinstance(value, str):
         return None
-    text = value.strip()
     try:
-        parsed = parse_datetime(text)
-    except ValueError:
+        parsed = isoparser().isoparse(value.strip())
+        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    if parsed is None or parsed.tzinfo is None:
-        return None
-    return parsed.astimezone(UTC)
 
 
 class _Errors:

@@ -19,12 +19,6 @@ NOT_BOOKED = (Phase.OFFERED, Phase.REJECTED, Phase.EXPIRED)
 HISTORY = timedelta(days=90)
 
 
-def ical_token_for_user(*, user) -> str:
-    """The user's secret feed token (the profile is created on first use)."""
-    profile, _ = Profile.objects.get_or_create(user=user)
-    return profile.ical_token
-
-
 def user_for_ical_token(*, token: str):
     profile = Profile.objects.select_related("user").filter(ical_token=token).first()
     return profile.user if profile and profile.user.is_active else None

@@ -5,8 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from bookings.domain.ical import ical_token_for_user
-from bookings.models import ApiToken
+from bookings.models import ApiToken, Profile
 from tests.api.apidata import DAY, problem, worker_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -181,8 +180,7 @@ def test_the_calendar_feed_lists_the_owners_bookings(api, user, other_api, capac
     )
     api.post(f"/api/v1/leases/{first}/accept")
     other_api.post("/api/v1/offer-sets/", worker_request(), format="json")
-    token = ical_token_for_user(user=user)
-    assert ical_token_for_user(user=user) == token
+    token = Profile.objects.create(user=user).ical_token
     response = APIClient().get(f"/api/v1/calendar.ics?token={token}")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/calendar; charset=utf-8"

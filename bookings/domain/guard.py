@@ -8,9 +8,8 @@ The engine runs outside the lock; only the cheap re-verification runs under it.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
 
-from bookings.domain.inventory import engine_load, engine_pools, epoch
+from bookings.domain.inventory import engine_load, engine_pools, instant
 from resources.models import Pool
 from scheduler import engine
 
@@ -34,14 +33,7 @@ def offer_fits(*, offer: engine.Offer, pools: dict[str, Pool], exclude_lease=Non
         return False  # a pool vanished or was disabled meanwhile
     start = min(g.start for g in offer.grants)
     end = max(g.end for g in offer.grants)
-    load = engine_load(pools=set(used), start=_at(start), end=_at(end), exclude_lease=exclude_lease)
+    load = engine_load(
+        pools=set(used), start=instant(start), end=instant(end), exclude_lease=exclude_lease
+    )
     return engine.fits(pools=engine_pools(set(used)), load=load, offer=offer)
-
-
-def _at(seconds: int) -> datetime:
-    from bookings.domain.inventory import instant
-
-    return instant(seconds)
-
-
-__all__ = ["epoch", "lock_pools", "offer_fits"]

@@ -5,16 +5,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools
 from bookings.domain.inventory import (
-    counting_allocations,
     eligible_pools,
     engine_datasets,
+    engine_load,
     engine_pools,
     epoch,
     instant,
@@ -120,48 +119,18 @@ def plan(*, normalised: dict) -> engine.Answer:
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
     start = instant(request.start_earliest - lead)
     end = instant(request.start_latest + request.duration.max)
-    load = _load(pools=pools, start=start, end=end)
+    load = engine_load(pools=pools, start=start, end=end)
     answer = engine.find_offers(
         pools=epools, load=load, request=request, datasets=datasets, policy=policy
     )
     if answer.result == engine.NO:
         # The suggestions look past the window: give the engine the load they need.
         later = end + timedelta(seconds=policy.horizon_after_window)
-        load = _load(pools=pools, start=start, end=later)
+        load = engine_load(pools=pools, start=start, end=later)
         answer = engine.find_offers(
             pools=epools, load=load, request=request, datasets=datasets, policy=policy
         )
     return answer
-
-
-def _load(*, pools, start: datetime, end: datetime) -> list[engine.Load]:
-    """The counting load of `pools` over [start, end), as `inventory.engine_load` gives it,
-    but with the bounds turned into epoch seconds by PostgreSQL: parsing thousands of
-    tstzrange values in Python was most of an offer set's time (bench/api.py)."""
-    by_id = {p.id: p.slug for p in pools}
-    rows = (
-        counting_allocations(pool_ids=by_id, start=start, end=end)
-        .annotate(lo=_EPOCH_LOWER, hi=_EPOCH_UPPER)
-        .order_by()
-        .values_list("pool_id", "lo", "hi", *DIMENSIONS)
-    )
-    return [
-        engine.Load(
-            pool=by_id[pool_id],
-            start=lo,
-            end=hi,
-            amounts={d: v for d, v in zip(DIMENSIONS, amounts, strict=True) if v},
-        )
-        for pool_id, lo, hi, *amounts in rows
-    ]
-
-
-_EPOCH_LOWER = RawSQL(
-    'floor(extract(epoch from lower("bookings_allocation"."period")))::bigint', ()
-)
-_EPOCH_UPPER = RawSQL(
-    'floor(extract(epoch from upper("bookings_allocation"."period")))::bigint', ()
-)
 
 
 def _still_fitting(offers, pools) -> list[engine.Offer]:
@@ -172,7 +141,7 @@ def _still_fitting(offers, pools) -> list[engine.Offer]:
         return []
     start = instant(min(g.start for o in offers for g in o.grants))
     end = instant(max(g.end for o in offers for g in o.grants))
-    load = _load(pools=pools.values(), start=start, end=end)
+    load = engine_load(pools=pools.values(), start=start, end=end)
     epools = engine_pools(pools.values())
     return [
         o

@@ -1,9 +1,10 @@
 """`make run`: the whole service in the foreground on one terminal.
 
 Starts the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set, migrates,
-seeds the demo, then runs the web server, a Celery worker and Celery beat. Ctrl-C (or
-SIGTERM) stops all three and then the embedded services this run started, so nothing of ours
-is left running; the data stays under .data/ for the next run.
+seeds the demo, then runs the web server, a Celery worker and Celery beat. A process that
+dies is started again (a Celery worker exits when Redis restarts under it), unless it keeps
+dying, which stops the run. Ctrl-C (or SIGTERM) stops all three and then the embedded
+services this run started, so nothing of ours is left running; the data stays under .data/.
 """
 
 import os
@@ -15,17 +16,81 @@ import time
 from scheduler import embedded
 
 PY = sys.executable
+# A process that dies this many times within RESTART_WINDOW seconds stops the run.
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
 
 
 def _manage(*args: str, env: dict) -> None:
     subprocess.run([PY, "manage.py", *args], check=True, env=env, cwd=embedded.ROOT)
 
 
+def _commands(port: str) -> dict[str, list[str]]:
+    celery = [PY, "-m", "celery", "-A", "scheduler.celery"]
+    return {
+        "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        "worker": [
+            *celery,
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            "2",
+            "--hostname",
+            "wcidt@%h",
+        ],
+        "beat": [
+            *celery,
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(embedded.DATA / "celerybeat-schedule"),
+        ],
+    }
+
+
+def _start(command: list[str], env: dict) -> subprocess.Popen:
+    # Own process group: Ctrl-C reaches only us, and we stop the children in order.
+    return subprocess.Popen(command, env=env, cwd=embedded.ROOT, start_new_session=True)
+
+
+def _supervise(commands: dict[str, list[str]], env: dict, children: dict) -> int:
+    """Keep every child running; return 1 when one keeps dying."""
+    deaths: dict[str, list[float]] = {name: [] for name in commands}
+    while True:
+        time.sleep(0.5)
+        for name, child in children.items():
+            code = child.poll()
+            if code is None:
+                continue
+            now = time.monotonic()
+            deaths[name] = [t for t in deaths[name] if now - t < RESTART_WINDOW] + [now]
+            if len(deaths[name]) > MAX_RESTARTS:
+                print(f"run: {name} keeps stopping (exit {code}); shutting down", file=sys.stderr)
+                return 1
+            print(f"run: {name} stopped (exit {code}); starting it again", file=sys.stderr)
+            children[name] = _start(commands[name], env)
+
+
+def _stop_all(children: dict) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    for child in children.values():
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     urls, stops = embedded.up()
     env = {**os.environ, **urls}
-    children: list[subprocess.Popen] = []
+    children: dict[str, subprocess.Popen] = {}
 
     def stop(*_):
         raise KeyboardInterrupt
@@ -35,48 +100,13 @@ def main() -> int:
         _manage("migrate", "--no-input", "-v", "0", env=env)
         _manage("seed_demo", env=env)
         embedded.DATA.mkdir(exist_ok=True)
-        commands = {
-            "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-            "worker": [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "scheduler.celery",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "2",
-                "--hostname",
-                "wcidt@%h",
-            ],
-            "beat": [
-                PY,
-                "-m",
-                "celery",
-                "-A",
-                "scheduler.celery",
-                "beat",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(embedded.DATA / "celerybeat-schedule"),
-            ],
-        }
-        for command in commands.values():
-            # Own process groups: Ctrl-C reaches only us, and we stop the children in order.
-            children.append(
-                subprocess.Popen(command, env=env, cwd=embedded.ROOT, start_new_session=True)
-            )
+        commands = _commands(port)
+        for name, command in commands.items():
+            children[name] = _start(command, env)
         print(f"\nWhenCanIDoThis? is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)")
         print(f"  health: http://127.0.0.1:{port}/healthz   admin: http://127.0.0.1:{port}/admin/")
         print("  demo logins: admin / admin (operator), astro / astro (astronomer)\n", flush=True)
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        failed = [name for name, c in zip(commands, children, strict=True) if c.poll() is not None]
-        print(f"run: {', '.join(failed)} stopped; shutting down", file=sys.stderr)
-        return 1
+        return _supervise(commands, env, children)
     except KeyboardInterrupt:
         print("\nrun: stopping…", file=sys.stderr)
         return 0
@@ -85,16 +115,7 @@ def main() -> int:
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-                child.wait()
+        _stop_all(children)
         for stop_service in reversed(stops):
             stop_service()
 

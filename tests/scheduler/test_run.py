@@ -78,6 +78,26 @@ def _wait_for_health(port: int, seconds: float, log: Path) -> str:
     raise AssertionError(f"/healthz not healthy after {seconds}s: {last}\n{tail}")
 
 
+def _worker_of(proc: subprocess.Popen) -> psutil.Process | None:
+    """The Celery worker that `make run` started (its main process), if it runs."""
+    for child in psutil.Process(proc.pid).children():
+        try:
+            if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                return child
+        except psutil.Error:
+            continue
+    return None
+
+
+def _wait_until(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not true after {seconds}s")
+
+
 def _start(data_dir: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
     env.update(WCIDT_DATA_DIR=str(data_dir), PORT=str(port), LEASE_TICK_SECONDS="1")
@@ -138,6 +158,11 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
         )
         assert status == 200
         assert "Edinburgh (Gaia DMP cloud)" in sites
+
+        # A worker that dies (as it does when Redis restarts under it) is started again.
+        worker = _worker_of(proc)
+        os.killpg(worker.pid, signal.SIGKILL)
+        _wait_until(lambda: (w := _worker_of(proc)) is not None and w.pid != worker.pid, 30)
     finally:
         output = _stop(proc, data_dir)
     assert proc.returncode == 0, output

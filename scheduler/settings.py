@@ -9,6 +9,7 @@ started by ``scheduler.embedded`` are used (their addresses are kept under ``.da
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 
@@ -155,10 +156,18 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Cache (Redis: rate limits and idempotency keys) ---
+def _next_redis_db(url: str) -> str:
+    """The same Redis server, the next database number: the cache's `clear()` empties its
+    whole database, and must not take the Celery queue with it."""
+    parts = urlsplit(url)
+    db = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{db + 1}"))
+
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": os.environ.get("REDIS_CACHE_URL") or _next_redis_db(REDIS_URL),
     }
 }
 

@@ -11,12 +11,12 @@ from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools
 from bookings.domain.inventory import (
-    eligible_pools,
     engine_datasets,
     engine_load,
     engine_pools,
     epoch,
     instant,
+    planning_pools,
 )
 from bookings.domain.requests import request_normalise
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
@@ -111,9 +111,8 @@ def plan(*, normalised: dict) -> engine.Answer:
     kinds = {c["kind"] for c in normalised["components"]}
     if normalised["datasets"]:
         kinds |= {PoolKind.STORAGE, PoolKind.DATA}
-    pools = eligible_pools(site=normalised["site"], kinds=kinds)
+    pools, epools = planning_pools(site=normalised["site"], kinds=kinds)
     datasets = engine_datasets(normalised["datasets"])
-    epools = engine_pools(pools)
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
     policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
@@ -234,7 +233,7 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
         )
         for rank, offer in enumerate(offers)
     )
-    Allocation.objects.bulk_create(
+    allocations = Allocation.objects.bulk_create(
         Allocation(
             lease=lease,
             pool=pools[g.pool],
@@ -256,7 +255,26 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
         )
         for lease in leases
     )
+    # The set as `offer_set_for_user` reads it back (leases by rank, their allocations in
+    # model order, site and pools loaded), so the API answers without reading it all again;
+    # only its JSON is read back, in the key order jsonb gives it.
+    offer_set.refresh_from_db(fields=["request", "messages", "suggestions"])
+    by_lease = {lease.id: [] for lease in leases}
+    for allocation in allocations:
+        by_lease[allocation.lease_id].append(allocation)
+    for lease in leases:
+        by_lease[lease.id].sort(key=lambda a: (a.component, a.replica))
+        _prefetched(lease, "allocations", by_lease[lease.id])
+    _prefetched(offer_set, "leases", leases)
     return offer_set
+
+
+def _prefetched(instance, name: str, objects: list) -> None:
+    """Fill `instance.<name>.all()` with `objects`, as prefetch_related would."""
+    queryset = getattr(instance, name).all()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
 def _reason_path(reason: engine.Reason, normalised: dict) -> str:

@@ -1,8 +1,9 @@
 """Lease services: accept, reject, cancel, extend, expire (DESIGN §4, §5).
 
-Every change goes through `lease_transition` or bumps `version` and writes a `LeaseEvent`;
-an illegal transition raises DomainError with status 409 and changes nothing. Writes that
-consume capacity (accepting a lapsed hold, extending) re-check it under the pool locks.
+Every change goes through `lease_transition` (`_transition_all` for several leases at once)
+or bumps `version` and writes a `LeaseEvent`; an illegal transition raises DomainError with
+status 409 and changes nothing. Writes that consume capacity (accepting a lapsed hold,
+extending) re-check it under the pool locks.
 """
 
 from datetime import datetime
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
@@ -106,17 +107,10 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
     """Accept an offer; its siblings are rejected. A lapsed hold is re-checked: 409 if taken."""
     try:
         with transaction.atomic():
-            lease = lease_for_user(lease_id=lease_id, user=user)
             # Lock the lease with its whole offer set, in id order and in one query: two
             # sibling accepts serialise here.
-            family = Q(offer_set_id=lease.offer_set_id) if lease.offer_set_id else Q(id=lease.id)
-            siblings = list(
-                Lease.objects.select_for_update(of=("self",))
-                .select_related("site", "owner")
-                .filter(family)
-                .order_by("id")
-            )
-            lease = next(s for s in siblings if s.id == lease.id)
+            siblings = _lock_family(lease_id=lease_id, user=user)
+            lease = next(s for s in siblings if s.id == Lease._meta.pk.to_python(lease_id))
             _check_version(lease, if_match)
             if lease.phase != Phase.OFFERED:
                 raise DomainError(
@@ -137,32 +131,84 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
                         code="no-longer-available",
                     )
                 message = "accepted after its hold lapsed; capacity re-checked"
-            lease_transition(
-                lease=lease,
-                to=Phase.ACCEPTED,
-                actor_kind=ActorKind.USER,
-                actor=user,
-                message=message,
-                expires=None,
+            # The accept and the rejection of the open siblings: one UPDATE, one INSERT.
+            transitions = [
                 # Due now: the tick reserves it at once (slurm books ahead), then it waits.
-                next_action_at=now,
-            )
-            for sibling in siblings:
-                if sibling.id != lease.id and sibling.phase == Phase.OFFERED:
-                    lease_transition(
-                        lease=sibling,
-                        to=Phase.REJECTED,
-                        actor_kind=ActorKind.USER,
-                        actor=user,
-                        message="another offer of its set was accepted",
-                        expires=sibling.expires,
-                    )
+                (lease, Phase.ACCEPTED, message, {"expires": None, "next_action_at": now}),
+                *(
+                    (sibling, Phase.REJECTED, "another offer of its set was accepted", {})
+                    for sibling in siblings
+                    if sibling.id != lease.id and sibling.phase == Phase.OFFERED
+                ),
+            ]
+            _transition_all(transitions, actor_kind=ActorKind.USER, actor=user)
             return lease
     except DomainError as error:
         if error.code != "no-longer-available":
             raise
         _attach_fresh_offers(error, lease_id=lease_id, user=user)
         raise
+
+
+def _lock_family(*, lease_id, user) -> list[Lease]:
+    """Lock the lease `user` may see (404 otherwise, as `lease_for_user`) and the other offers
+    of its set, in id order, with one query."""
+    try:
+        lease_id = Lease._meta.pk.to_python(lease_id)
+        mine = Lease.objects.filter(id=lease_id)
+        if not user.is_staff:
+            mine = mine.filter(owner=user)
+        family = list(
+            Lease.objects.select_for_update(of=("self",))
+            .select_related("site", "owner")
+            .filter(
+                # Two index scans: the lease by id, its set by offer_set_id (NULL: none).
+                Q(id=lease_id, **({} if user.is_staff else {"owner": user}))
+                | Q(offer_set_id=Subquery(mine.values("offer_set_id")[:1]))
+            )
+            .order_by("id")
+        )
+    except (ValidationError, ValueError, TypeError):  # not a uuid: 404 too
+        family = []
+    if not any(s.id == lease_id for s in family):
+        raise DomainError("No such lease.", status=404, code="not-found")
+    return family
+
+
+def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
+    """`lease_transition` for several (locked) leases at once — (lease, to, message, fields)
+    each —, with one UPDATE and one INSERT of their events; 409 before any write if one move
+    is illegal."""
+    for lease, to, _message, _fields in transitions:
+        if not can_transition(lease.phase, to):
+            raise DomainError(
+                f"A lease in phase {lease.phase} cannot become {to}.",
+                status=409,
+                code="illegal-transition",
+                extra={"phase": lease.phase},
+            )
+    now = timezone.now()
+    changed = {"phase", "version", "updated"}
+    events = []
+    for lease, to, message, fields in transitions:
+        events.append(
+            LeaseEvent(
+                lease=lease,
+                from_phase=lease.phase,
+                to_phase=to,
+                actor_kind=actor_kind,
+                actor=actor,
+                message=message,
+            )
+        )
+        lease.phase = to
+        for name, value in fields.items():
+            setattr(lease, name, value)
+        changed.update(fields)
+        lease.version += 1
+        lease.updated = now
+    Lease.objects.bulk_update([t[0] for t in transitions], sorted(changed))
+    LeaseEvent.objects.bulk_create(events)
 
 
 def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import F, Q, Subquery
 from django.utils import timezone
@@ -190,6 +190,7 @@ def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
     now = timezone.now()
     changed = {"phase", "version", "updated"}
     events = []
+    leases = []
     for lease, to, message, fields in transitions:
         events.append(
             LeaseEvent(
@@ -207,8 +208,30 @@ def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
         changed.update(fields)
         lease.version += 1
         lease.updated = now
-    Lease.objects.bulk_update([t[0] for t in transitions], sorted(changed))
+        leases.append(lease)
+    _update_rows(leases, sorted(changed))
     LeaseEvent.objects.bulk_create(events)
+
+
+def _update_rows(leases: list[Lease], names: list[str]) -> None:
+    """Write the fields `names` of `leases` with one UPDATE … FROM (VALUES …): what
+    `bulk_update` does with one CASE per field and row, at a fraction of its Python time."""
+    fields = [Lease._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    columns = [quote(f.column) for f in fields]
+    row = "(%s::uuid, " + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    params = []
+    for lease in leases:
+        params.append(lease.pk)
+        params.extend(f.get_db_prep_save(getattr(lease, f.attname), connection) for f in fields)
+    sql = (
+        f"UPDATE {quote(Lease._meta.db_table)} AS l"
+        f" SET {', '.join(f'{c} = v.{c}' for c in columns)}"
+        f" FROM (VALUES {', '.join([row] * len(leases))}) AS v(id, {', '.join(columns)})"
+        " WHERE l.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:

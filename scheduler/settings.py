@@ -155,6 +155,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+
 # --- Cache (Redis: rate limits and idempotency keys) ---
 def _next_redis_db(url: str) -> str:
     """The same Redis server, the next database number: the cache's `clear()` empties its

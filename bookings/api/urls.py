@@ -25,6 +25,7 @@ urlpatterns = [
     path("v1/leases/<uuid:id>/accept", views.LeaseAccept.as_view(), name="lease-accept"),
     path("v1/leases/<uuid:id>/reject", views.LeaseReject.as_view(), name="lease-reject"),
     path("v1/leases/<uuid:id>/cancel", views.LeaseCancel.as_view(), name="lease-cancel"),
+    path("v1/leases/<uuid:id>/release", views.LeaseRelease.as_view(), name="lease-release"),
     path("v1/leases/<uuid:id>/extend", views.LeaseExtend.as_view(), name="lease-extend"),
     path("v1/calendar.ics", views.Calendar.as_view(), name="calendar"),
     # Last: anything else under /api/ is a problem+json 404, not Django's HTML page.

@@ -36,6 +36,7 @@ from bookings.domain.availability import pool_availability
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
+from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.requests import parse_instant
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
@@ -273,6 +274,18 @@ class LeaseReject(LeaseAction):
 class LeaseCancel(LeaseAction):
     def change(self, request, id):
         return lease_cancel(lease_id=id, user=request.user, if_match=if_match_version(request))
+
+
+@extend_schema(
+    summary="Release a started lease early: it ends now, its capacity returns",
+    request=None,
+    **ACTION_SCHEMA,
+)
+class LeaseRelease(LeaseAction):
+    def change(self, request, id):
+        return lease_release_early(
+            lease_id=id, user=request.user, if_match=if_match_version(request)
+        )
 
 
 @extend_schema(

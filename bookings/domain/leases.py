@@ -39,7 +39,7 @@ def lease_for_user(*, lease_id, user, lock: bool = False) -> Lease:
         raise DomainError("No such lease.", status=404, code="not-found") from None
 
 
-def _check_version(lease: Lease, if_match: int | None) -> None:
+def lease_check_version(lease: Lease, if_match: int | None) -> None:
     if if_match is not None and if_match != lease.version:
         raise DomainError(
             "The lease changed since you read it; read it again.",
@@ -111,7 +111,7 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
             # sibling accepts serialise here.
             siblings = _lock_family(lease_id=lease_id, user=user)
             lease = next(s for s in siblings if s.id == Lease._meta.pk.to_python(lease_id))
-            _check_version(lease, if_match)
+            lease_check_version(lease, if_match)
             if lease.phase != Phase.OFFERED:
                 raise DomainError(
                     f"Only an offer can be accepted; this lease is {lease.phase}.",
@@ -255,7 +255,7 @@ def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:
 def lease_reject(*, lease_id, user, if_match: int | None = None) -> Lease:
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
-        _check_version(lease, if_match)
+        lease_check_version(lease, if_match)
         return lease_transition(
             lease=lease,
             to=Phase.REJECTED,
@@ -270,7 +270,7 @@ def lease_cancel(*, lease_id, user, if_match: int | None = None) -> Lease:
     already provisioned (`next_action_at` now)."""
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
-        _check_version(lease, if_match)
+        lease_check_version(lease, if_match)
         if lease.phase == Phase.OFFERED:
             raise DomainError(
                 "An offer is rejected, not cancelled.",
@@ -295,7 +295,7 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
     step = settings.ENGINE_STEP_SECONDS
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
-        _check_version(lease, if_match)
+        lease_check_version(lease, if_match)
         if lease.phase not in EXTENDABLE:
             raise DomainError(
                 f"A lease in phase {lease.phase} cannot be extended or shortened.",

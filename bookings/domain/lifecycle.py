@@ -43,7 +43,12 @@ from django.utils import timezone
 from adapters import AllocationSpec, LeaseSpec, get_adapter
 from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError
-from bookings.domain.leases import lease_for_user, lease_transition, offers_expire
+from bookings.domain.leases import (
+    lease_check_version,
+    lease_for_user,
+    lease_transition,
+    offers_expire,
+)
 from bookings.models import Lease, LeaseEvent
 
 logger = logging.getLogger(__name__)
@@ -114,10 +119,11 @@ def lease_release_run(*, lease_id) -> Step | None:
     return _run(lease_id=lease_id, kind=RELEASE)
 
 
-def lease_release_early(*, lease_id, user) -> Lease:
+def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease:
     """The owner is done: the lease ends now, its capacity returns and its release begins."""
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+        lease_check_version(lease, if_match)
         now = timezone.now()
         if lease.phase not in (Phase.AVAILABLE, Phase.RUNNING) or now <= lease.start:
             raise DomainError(

@@ -347,3 +347,43 @@ def test_representations_nobody_serves_are_406_problems(api, capacity):
     )
     response = api.get("/api/v1/calendar.ics", HTTP_ACCEPT="application/json")
     assert (response.status_code, response["Content-Type"]) == (406, "application/problem+json")
+
+
+def test_release_early_ends_a_started_lease_now(api, capacity):
+    from datetime import timedelta
+
+    from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+    from django.utils import timezone
+
+    lease_id = accepted(api)
+    response = api.post(f"/api/v1/leases/{lease_id}/release")
+    assert response.status_code == 409
+    assert response.json() == problem(
+        409,
+        "illegal-transition",
+        "Only a lease that has started can be released early; this one is ACCEPTED"
+        " (cancel a lease that has not started).",
+        phase="ACCEPTED",
+    )
+    # As the life cycle would leave it: started an hour ago, resources available.
+    now = timezone.now()
+    lease = Lease.objects.get(id=lease_id)
+    Lease.objects.filter(id=lease_id).update(
+        phase="AVAILABLE",
+        start=now - timedelta(hours=1),
+        preparation_start=now - timedelta(hours=1),
+        end=now + timedelta(hours=1),
+    )
+    lease.allocations.update(
+        period=DateTimeTZRange(now - timedelta(hours=1), now + timedelta(hours=1), "[)")
+    )
+    response = api.post(f"/api/v1/leases/{lease_id}/release", HTTP_IF_MATCH='W/"1"')
+    assert response.status_code == 412
+    version = lease.version
+    response = api.post(f"/api/v1/leases/{lease_id}/release", HTTP_IF_MATCH=f'W/"{version}"')
+    assert response.status_code == 200
+    body = response.json()
+    assert body["phase"] == "RELEASING"
+    released_at = Lease.objects.get(id=lease_id).allocations.get().end
+    assert now <= released_at <= timezone.now()
+    assert body["events"][-1]["to_phase"] == "RELEASING"

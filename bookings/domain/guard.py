@@ -26,14 +26,28 @@ def lock_pools(slugs: Iterable[str]) -> dict[str, Pool]:
     return {pool.slug: pool for pool in pools}
 
 
+def offers_still_fitting(
+    *, offers: list[engine.Offer], pools: dict[str, Pool], exclude_lease=None
+) -> list[engine.Offer]:
+    """The offers that fit the load committed now; call with `pools` locked by `lock_pools`.
+
+    Offers of one answer never share a pool at overlapping times, so each is checked on its
+    own, against one load query over all of them.
+    """
+    if not offers:
+        return []
+    start = instant(min(g.start for o in offers for g in o.grants))
+    end = instant(max(g.end for o in offers for g in o.grants))
+    load = engine_load(pools=pools.values(), start=start, end=end, exclude_lease=exclude_lease)
+    epools = engine_pools(pools.values())
+    return [
+        o
+        for o in offers
+        if all(g.pool in pools for g in o.grants)  # a pool vanished or was disabled meanwhile
+        and engine.fits(pools=epools, load=load, offer=o)
+    ]
+
+
 def offer_fits(*, offer: engine.Offer, pools: dict[str, Pool], exclude_lease=None) -> bool:
     """Does `offer` fit the load committed now? Call with `pools` locked by `lock_pools`."""
-    used = [pools[g.pool] for g in offer.grants if g.pool in pools]
-    if len(used) != len(offer.grants):
-        return False  # a pool vanished or was disabled meanwhile
-    start = min(g.start for g in offer.grants)
-    end = max(g.end for g in offer.grants)
-    load = engine_load(
-        pools=set(used), start=instant(start), end=instant(end), exclude_lease=exclude_lease
-    )
-    return engine.fits(pools=engine_pools(set(used)), load=load, offer=offer)
+    return bool(offers_still_fitting(offers=[offer], pools=pools, exclude_lease=exclude_lease))

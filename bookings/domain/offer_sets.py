@@ -9,11 +9,10 @@ from django.utils import timezone
 
 from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.guard import lock_pools
+from bookings.domain.guard import lock_pools, offers_still_fitting
 from bookings.domain.inventory import (
     engine_datasets,
     engine_load,
-    engine_pools,
     epoch,
     instant,
     planning_pools,
@@ -132,24 +131,6 @@ def plan(*, normalised: dict) -> engine.Answer:
     return answer
 
 
-def _still_fitting(offers, pools) -> list[engine.Offer]:
-    """The offers that fit the load committed now (call with `pools` locked). The offers of one
-    answer never share a pool at overlapping times, so each is checked on its own against one
-    load query over all of them."""
-    if not offers:
-        return []
-    start = instant(min(g.start for o in offers for g in o.grants))
-    end = instant(max(g.end for o in offers for g in o.grants))
-    load = engine_load(pools=pools.values(), start=start, end=end)
-    epools = engine_pools(pools.values())
-    return [
-        o
-        for o in offers
-        if all(g.pool in pools for g in o.grants)  # a pool vanished or was disabled meanwhile
-        and engine.fits(pools=epools, load=load, offer=o)
-    ]
-
-
 def _staging_bound(datasets) -> int:
     seconds = [
         int(d.size_gib / max(r.staging_gib_per_hour for r in d.replicas) * 3600) + 3600
@@ -168,7 +149,7 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
         answer = plan(normalised=normalised)
         with transaction.atomic():
             pools = lock_pools(g.pool for o in answer.offers for g in o.grants)
-            kept = _still_fitting(answer.offers, pools)
+            kept = offers_still_fitting(offers=answer.offers, pools=pools)
             if len(kept) == len(answer.offers) or attempt == PLAN_ATTEMPTS - 1:
                 return _write(
                     owner=owner,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters import AllocationSpec, LeaseSpec, get_adapter
+from tests.adapters.spark_processes import marked_processes
 
 pytestmark = [
     pytest.mark.integration,
@@ -26,24 +27,6 @@ pytestmark = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def marked_processes(lease_id):
-    """(pid, argv) of every process carrying the lease's marker, found independently of it."""
-    arg = f"-Dwcidt.lease={lease_id}".encode()
-    env = f"WCIDT_LEASE={lease_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if arg in argv or env in environ:
-            found.append((int(entry.name), [a.decode() for a in argv if a]))
-    return found
 
 
 def daemons(lease_id, main_class):

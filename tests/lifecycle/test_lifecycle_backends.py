@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -16,6 +15,7 @@ from adapters.slurm import cluster_name, show_reservation
 from bookings.choices import Phase
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend
 from bookings.models import Lease
+from tests.adapters.spark_processes import marked_processes
 from tests.lifecycle.lifecycle_support import (
     make_offer,
     make_pool,
@@ -46,20 +46,7 @@ sc.stop()
 
 
 def lease_processes(lease_id) -> list[int]:
-    """Every process carrying the lease's marker, found by scanning /proc ourselves."""
-    arg, env = f"-Dwcidt.lease={lease_id}".encode(), f"WCIDT_LEASE={lease_id}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if arg in argv or env in environ:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, _ in marked_processes(lease_id)]
 
 
 @pytest.mark.skipif(

@@ -6,13 +6,15 @@ status 409 and changes nothing. Writes that consume capacity (accepting a lapsed
 extending) re-check it under the pool locks.
 """
 
+import functools
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import F, Q, Subquery
+from django.db.models import F
 from django.utils import timezone
 
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
@@ -20,7 +22,9 @@ from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools, offer_fits
 from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
 from bookings.domain.requests import parse_instant
+from bookings.domain.rows import Columns, table
 from bookings.models import Lease, LeaseEvent
+from resources.models import Site
 from scheduler import engine
 
 EXTENDABLE = frozenset(ACTIVE_PHASES - {Phase.RELEASING})
@@ -157,24 +161,49 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
         raise
 
 
+@functools.cache
+def _family_query() -> tuple[str, Columns, Columns, Columns]:
+    """What `Lease.objects.select_for_update(of=("self",)).select_related("site", "owner")
+    .filter(Q(id=…) | Q(offer_set_id=Subquery(…))).order_by("id")` sends, written out:
+    compiling that query was a fifth of an accept's Python time."""
+    lease = Columns(Lease, "l")
+    site = Columns(Site, "s")
+    owner = Columns(get_user_model(), "u")
+    sql = (
+        f"SELECT {lease.sql}, {site.sql}, {owner.sql}"
+        f" FROM {table(Lease)} l"
+        f" JOIN {table(Site)} s ON s.id = l.site_id"
+        f" JOIN {table(get_user_model())} u ON u.id = l.owner_id"
+        # Two index scans: the lease by id, its set by offer_set_id (NULL: none). The owner
+        # is checked by the caller, not here, for the same reason as in lease_for_user.
+        f" WHERE l.id = %s OR l.offer_set_id = (SELECT offer_set_id FROM {table(Lease)}"
+        " WHERE id = %s)"
+        " ORDER BY l.id FOR UPDATE OF l"
+    )
+    return sql, lease, site, owner
+
+
 def _lock_family(*, lease_id, user) -> list[Lease]:
     """Lock the lease `user` may see (404 otherwise, as `lease_for_user`) and the other offers
-    of its set, in id order, with one query."""
+    of its set, in id order, with one query; their site and owner loaded."""
     try:
         lease_id = Lease._meta.pk.to_python(lease_id)
-        family = list(
-            Lease.objects.select_for_update(of=("self",))
-            .select_related("site", "owner")
-            .filter(
-                # Two index scans: the lease by id, its set by offer_set_id (NULL: none). The
-                # owner is checked below, not here, for the same reason as in lease_for_user.
-                Q(id=lease_id)
-                | Q(offer_set_id=Subquery(Lease.objects.filter(id=lease_id).values("offer_set_id")))
-            )
-            .order_by("id")
-        )
     except (ValidationError, ValueError, TypeError):  # not a uuid: 404 too
-        family = []
+        lease_id = None
+    family = []
+    if lease_id is not None:
+        sql, lease_columns, site_columns, owner_columns = _family_query()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [lease_id, lease_id])
+            rows = cursor.fetchall()
+        site_at = lease_columns.count
+        owner_at = site_at + site_columns.count
+        site_field, owner_field = Lease._meta.get_field("site"), Lease._meta.get_field("owner")
+        for row in rows:
+            lease = lease_columns.build(row)
+            site_field.set_cached_value(lease, site_columns.build(row, site_at))
+            owner_field.set_cached_value(lease, owner_columns.build(row, owner_at))
+            family.append(lease)
     lease = next((s for s in family if s.id == lease_id), None)
     if lease is None or not may_see(user, lease):
         raise DomainError("No such lease.", status=404, code="not-found")
@@ -198,16 +227,8 @@ def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
     events = []
     leases = []
     for lease, to, message, fields in transitions:
-        events.append(
-            LeaseEvent(
-                lease=lease,
-                from_phase=lease.phase,
-                to_phase=to,
-                actor_kind=actor_kind,
-                actor=actor,
-                message=message,
-            )
-        )
+        # The values of the event's columns (_EVENT_COLUMNS); its time as auto_now_add sets it.
+        events.append((lease.pk, timezone.now(), lease.phase, to, actor_kind, _pk(actor), message))
         lease.phase = to
         for name, value in fields.items():
             setattr(lease, name, value)
@@ -215,13 +236,20 @@ def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
         lease.version += 1
         lease.updated = now
         leases.append(lease)
-    _update_rows(leases, sorted(changed))
-    LeaseEvent.objects.bulk_create(events)
+    _update_rows(leases, sorted(changed), events=events)
 
 
-def _update_rows(leases: list[Lease], names: list[str]) -> None:
+def _pk(instance):
+    return None if instance is None else instance.pk
+
+
+_EVENT_COLUMNS = ("lease", "time", "from_phase", "to_phase", "actor_kind", "actor", "message")
+
+
+def _update_rows(leases: list[Lease], names: list[str], *, events=()) -> None:
     """Write the fields `names` of `leases` with one UPDATE … FROM (VALUES …): what
-    `bulk_update` does with one CASE per field and row, at a fraction of its Python time."""
+    `bulk_update` does with one CASE per field and row, at a fraction of its Python time.
+    `events` (tuples of the values of _EVENT_COLUMNS) are inserted by the same statement."""
     fields = [Lease._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     columns = [quote(f.column) for f in fields]
@@ -236,6 +264,21 @@ def _update_rows(leases: list[Lease], names: list[str]) -> None:
         f" FROM (VALUES {', '.join([row] * len(leases))}) AS v(id, {', '.join(columns)})"
         " WHERE l.id = v.id"
     )
+    if events:
+        # One round trip for both: the UPDATE as a data-modifying WITH of the INSERT.
+        event_fields = [LeaseEvent._meta.get_field(name) for name in _EVENT_COLUMNS]
+        event_row = "(" + ", ".join(["%s"] * len(event_fields)) + ")"
+        sql = (
+            f"WITH changed AS ({sql})"
+            f" INSERT INTO {quote(LeaseEvent._meta.db_table)}"
+            f" ({', '.join(quote(f.column) for f in event_fields)})"
+            f" VALUES {', '.join([event_row] * len(events))}"
+        )
+        for event in events:
+            params.extend(
+                f.get_db_prep_save(value, connection)
+                for f, value in zip(event_fields, event, strict=True)
+            )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

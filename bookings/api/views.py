@@ -1,9 +1,12 @@
 """Thin views over bookings.domain: parse the HTTP bits, call one service, shape the answer."""
 
+import functools
 import re
 from datetime import timedelta
 
-from django.db.models import Prefetch, prefetch_related_objects
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -39,6 +42,7 @@ from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lea
 from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.requests import parse_instant
+from bookings.domain.rows import Columns, table
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.models import Pool, Site
 
@@ -59,6 +63,55 @@ LEASE_DETAILS = (
 
 def leases_with_details():
     return Lease.objects.select_related("site").prefetch_related(*LEASE_DETAILS)
+
+
+@functools.cache
+def _details_queries() -> tuple[str, Columns, Columns, str, Columns, Columns]:
+    """LEASE_DETAILS for one lease as hand-written SQL (rows in the models' orders)."""
+    allocation, pool = Columns(Allocation, "a"), Columns(Pool, "p")
+    event, actor = Columns(LeaseEvent, "e"), Columns(get_user_model(), "u")
+    allocations = (
+        f"SELECT {allocation.sql}, {pool.sql} FROM {table(Allocation)} a"
+        f" JOIN {table(Pool)} p ON p.id = a.pool_id"
+        " WHERE a.lease_id = %s ORDER BY a.component, a.replica"
+    )
+    events = (
+        f"SELECT {event.sql}, {actor.sql} FROM {table(LeaseEvent)} e"
+        f" LEFT JOIN {table(get_user_model())} u ON u.id = e.actor_id"
+        " WHERE e.lease_id = %s ORDER BY e.time, e.id"
+    )
+    return allocations, allocation, pool, events, event, actor
+
+
+def load_details(lease: Lease) -> None:
+    """`prefetch_related_objects([lease], *LEASE_DETAILS)` without compiling two ORM queries
+    (a quarter of an accept's Python time): the allocations with their pools and the events
+    with their actors, in the lease's prefetch cache. What is already there is kept."""
+    allocations_sql, allocation, pool, events_sql, event, actor = _details_queries()
+    cache = lease.__dict__.setdefault("_prefetched_objects_cache", {})
+    with connection.cursor() as cursor:
+        for name, sql, columns, related, related_name in (
+            ("allocations", allocations_sql, allocation, pool, "pool"),
+            ("events", events_sql, event, actor, "actor"),
+        ):
+            if name in cache:
+                continue
+            cursor.execute(sql, [lease.pk])
+            model = columns.model
+            lease_field, related_field = (
+                model._meta.get_field("lease"),
+                model._meta.get_field(related_name),
+            )
+            objects = []
+            for row in cursor.fetchall():
+                obj = columns.build(row)
+                related_field.set_cached_value(obj, related.build(row, columns.count))
+                lease_field.set_cached_value(obj, lease)
+                objects.append(obj)
+            queryset = getattr(lease, name).get_queryset()
+            queryset._result_cache = objects
+            queryset._prefetch_done = True
+            cache[name] = queryset
 
 
 def etag(lease: Lease) -> str:
@@ -239,7 +292,7 @@ class LeaseAction(ProblemAPIView):
         def run():
             lease = self.change(request, id)
             # The service checked who may change it and loaded its site: add the rest.
-            prefetch_related_objects([lease], *LEASE_DETAILS)
+            load_details(lease)
             return Response(LeaseDetailSerializer(lease).data, headers={"ETag": etag(lease)})
 
         return idempotent(self, request, run)

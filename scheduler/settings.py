@@ -92,6 +92,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or _embedded.get(
     "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/whencanidothis"
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# No JIT: these are short OLTP queries, and one mis-estimated plan compiled for ~80 ms.
+_options = DATABASES["default"].setdefault("OPTIONS", {})
+_options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL") or _embedded.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -137,6 +140,9 @@ LEASE_RETRY_BASE_SECONDS = env_int("LEASE_RETRY_BASE_SECONDS", 2)
 LEASE_RETRY_MAX_SECONDS = env_int("LEASE_RETRY_MAX_SECONDS", 300)
 LEASE_CLAIM_SECONDS = env_int("LEASE_CLAIM_SECONDS", 30)
 ENGINE_STEP_SECONDS = env_int("ENGINE_STEP_SECONDS", 60)
+# The planner reads the load from a per-process copy kept current by database triggers
+# (bookings/domain/load_cache.py); 0 reads it from the database on every offer set.
+LOAD_CACHE = env_bool("LOAD_CACHE", True)
 
 # --- Celery (scheduler/celery.py reads the CELERY_ namespace) ---
 CELERY_BROKER_URL = REDIS_URL

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Q
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
 from bookings.choices import LOAD_PHASES, Phase
+from bookings.domain.load_cache import load_cache
 from bookings.models import Allocation
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND
 from resources.models import Dataset, Pool
@@ -33,9 +35,9 @@ def instant(seconds: int) -> datetime:
 def pool_setup_seconds(pool: Pool) -> int:
     """How long the pool's adapter needs before a lease's start (its allocations begin then)."""
     now = timezone.now()
-    settings = pool.adapter_settings or {}
+    options = pool.adapter_settings or {}
     try:
-        adapter = get_adapter(pool.adapter, settings)
+        adapter = get_adapter(pool.adapter, options)
     except AdapterError:
         return 0  # an unknown adapter fails loudly at prepare time, not while planning
     spec = LeaseSpec(
@@ -43,7 +45,7 @@ def pool_setup_seconds(pool: Pool) -> int:
         owner="",
         start=now,
         end=now,
-        allocations=(AllocationSpec(pool.slug, {}, now, now, settings),),
+        allocations=(AllocationSpec(pool.slug, {}, now, now, options),),
     )
     return max(0, int(adapter.setup_seconds(spec)))
 
@@ -132,6 +134,16 @@ def counting_allocations(
     if exclude_lease is not None:
         query = query.exclude(lease_id=exclude_lease)
     return query
+
+
+def planning_load(*, pools: list[Pool], start: datetime, end: datetime):
+    """`engine_load` for the planner, from this process's copy of the load when it can answer
+    (bookings.domain.load_cache; settings.LOAD_CACHE switches it off)."""
+    if settings.LOAD_CACHE:
+        loads = load_cache.load(pools=pools, start=start, end=end, now=timezone.now())
+        if loads is not None:
+            return loads
+    return engine_load(pools=pools, start=start, end=end)
 
 
 def engine_load(*, pools: Iterable[Pool], start: datetime, end: datetime, exclude_lease=None):

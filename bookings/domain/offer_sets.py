@@ -12,9 +12,9 @@ from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools, offers_still_fitting
 from bookings.domain.inventory import (
     engine_datasets,
-    engine_load,
     epoch,
     instant,
+    planning_load,
     planning_pools,
 )
 from bookings.domain.requests import request_normalise
@@ -117,14 +117,14 @@ def plan(*, normalised: dict) -> engine.Answer:
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
     start = instant(request.start_earliest - lead)
     end = instant(request.start_latest + request.duration.max)
-    load = engine_load(pools=pools, start=start, end=end)
+    load = planning_load(pools=pools, start=start, end=end)
     answer = engine.find_offers(
         pools=epools, load=load, request=request, datasets=datasets, policy=policy
     )
     if answer.result == engine.NO:
         # The suggestions look past the window: give the engine the load they need.
         later = end + timedelta(seconds=policy.horizon_after_window)
-        load = engine_load(pools=pools, start=start, end=later)
+        load = planning_load(pools=pools, start=start, end=later)
         answer = engine.find_offers(
             pools=epools, load=load, request=request, datasets=datasets, policy=policy
         )

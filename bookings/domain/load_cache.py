@@ -1,0 +1,202 @@
+"""A per-process copy of the counting load, brought up to date with one small query per plan.
+
+Planning an offer set needs the load of every eligible pool over the request's window: a few
+thousand allocation rows at 10k active leases, read, joined with their leases and turned into
+engine loads on every request. Here they are read once per process and afterwards only what
+changed (bench/api.py measures what it pays; DESIGN §4 asks for that before caching):
+
+- triggers (migration 0005) stamp an allocation with the id of the transaction that last wrote
+  it or changed its lease's phase or hold expiry (`load_xid`);
+- each refresh remembers the oldest transaction still running when it read
+  (`pg_snapshot_xmin`): any later change was made by that transaction or a newer one, so the
+  next refresh asks for `load_xid >= it` and misses nothing, whatever the commit order;
+- deleting or truncating allocations leaves no row to find: the trigger then changes the one
+  `bookings_loadgeneration` uuid, and every process starts again from scratch;
+- a hold counts until it expires: rows keep their expiry and the selection checks it.
+
+The copy only steers the planner, outside any lock. The guard (bookings.domain.guard) still
+re-verifies every offer against the database under the pool locks, so even a wrong copy could
+not over-book; it could only make offers that are then re-planned. Inside a transaction the
+copy is not used (it could hold rows that are rolled back later), nor for windows before
+`floor` (history is not kept).
+"""
+
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.db import connection
+
+from bookings.choices import LOAD_PHASES, Phase
+from resources.choices import DIMENSIONS
+from scheduler import engine
+
+# History older than this before the first use is not kept; the floor moves on when it is
+# twice as old, so a long-running process does not accumulate the past.
+KEEP = timedelta(days=1)
+FOREVER = 2**62
+
+_COUNTS_UNTIL = f"""
+    CASE WHEN l.phase = '{Phase.OFFERED}' THEN floor(extract(epoch from l.expires))::bigint
+         WHEN l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES - {Phase.OFFERED}))})
+         THEN {FOREVER} END
+"""
+_ALLOCATION = """
+    a.id, a.pool_id,
+    floor(extract(epoch from lower(a.period)))::bigint,
+    floor(extract(epoch from upper(a.period)))::bigint
+"""
+_AMOUNTS = ", ".join(f"a.{d}" for d in DIMENSIONS)
+_STAMP = """
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
+           (SELECT generation FROM bookings_loadgeneration)
+"""
+# Everything that may count from `floor` on; the stamp first (its snapshot is the older one).
+_FULL = f"""
+    SELECT {_ALLOCATION}, {_COUNTS_UNTIL}, {_AMOUNTS}
+    FROM bookings_allocation a JOIN bookings_lease l ON l.id = a.lease_id
+    WHERE upper(a.period) > %(floor)s
+      AND l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
+"""
+# What changed since `since`, with the stamp of this read, in one statement (one snapshot).
+# `seen`: the transactions whose rows an earlier read returned. A transaction's rows all
+# become visible at once, when it commits, so once one of them was read all were: without
+# this, a long transaction anywhere in the cluster (which holds xmin back) would make every
+# read return every change since it began.
+# The lease is looked up per changed row (a correlated subquery): a join let the planner
+# choose a hash join over every lease when its estimate of the changed rows was off.
+_DELTA = f"""
+    WITH stamp AS ({_STAMP})
+    SELECT stamp.*, changed.*
+    FROM stamp LEFT JOIN (
+        SELECT {_ALLOCATION},
+               (SELECT {_COUNTS_UNTIL} FROM bookings_lease l WHERE l.id = a.lease_id),
+               {_AMOUNTS}, a.load_xid
+        FROM bookings_allocation a
+        WHERE a.load_xid >= %(since)s AND a.load_xid <> ALL(%(seen)s::bigint[])
+    ) AS changed ON true
+"""
+
+
+@dataclass
+class _PoolLoads:
+    """One pool's rows (allocation id -> row) and, once asked for, their arrays."""
+
+    rows: dict = field(default_factory=dict)
+    slug: str | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    expiries: np.ndarray | None = None
+    loads: list | None = None
+
+    def touch(self) -> None:
+        self.loads = None
+
+    def select(self, slug: str, start: int, end: int, now: int) -> list:
+        if self.loads is None or self.slug != slug:
+            self._build(slug)
+        if not self.loads:
+            return []
+        live = (self.starts < end) & (self.ends > start) & (self.expiries > now)
+        loads = self.loads
+        return [loads[i] for i in np.flatnonzero(live).tolist()]
+
+    def _build(self, slug: str) -> None:
+        shapes: dict[tuple, dict] = {}
+        loads, starts, ends, expiries = [], [], [], []
+        for lo, hi, expires, shape in self.rows.values():
+            mapping = shapes.get(shape)
+            if mapping is None:
+                mapping = shapes[shape] = {
+                    d: v for d, v in zip(DIMENSIONS, shape, strict=True) if v
+                }
+            loads.append(engine.Load(slug, lo, hi, mapping))
+            starts.append(lo)
+            ends.append(hi)
+            expiries.append(expires)
+        self.slug = slug
+        self.loads = loads
+        self.starts = np.array(starts, dtype=np.int64)
+        self.ends = np.array(ends, dtype=np.int64)
+        self.expiries = np.array(expiries, dtype=np.int64)
+
+
+class LoadCache:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.refreshes = {"full": 0, "delta": 0, "rows": 0}
+        self.clear()
+
+    def clear(self) -> None:
+        self.generation = None
+        self.since = 0
+        self.seen: set[int] = set()
+        self.floor = 0
+        self.pools: dict[int, _PoolLoads] = {}
+        self.where: dict = {}  # allocation id -> pool id
+
+    def load(self, *, pools, start: datetime, end: datetime, now: datetime) -> list | None:
+        """The counting load of `pools` (model instances) over [start, end) at `now`, as
+        `inventory.engine_load` gives it; None when the copy cannot answer (see the module)."""
+        if connection.in_atomic_block:
+            return None
+        with self._lock:
+            self._refresh(now)
+            lo, hi, at = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
+            if lo < self.floor:
+                return None
+            result = []
+            for pool in pools:
+                entry = self.pools.get(pool.id)
+                if entry is not None and entry.rows:
+                    result += entry.select(pool.slug, lo, hi, at)
+            return result
+
+    def _refresh(self, now: datetime) -> None:
+        with connection.cursor() as cursor:
+            if self.generation is not None:
+                cursor.execute(_DELTA, {"since": self.since, "seen": sorted(self.seen)})
+                rows = cursor.fetchall()
+                since, generation = rows[0][:2]
+                if generation == self.generation and int(now.timestamp()) - self.floor < (
+                    2 * KEEP.total_seconds()
+                ):
+                    changed = [row[2:-1] for row in rows if row[2] is not None]
+                    self.since = since
+                    self.seen = {x for x in self.seen if x >= since}
+                    self.seen.update(row[-1] for row in rows if row[2] is not None)
+                    self.refreshes["delta"] += 1
+                    self.refreshes["rows"] += len(changed)
+                    self._apply(changed)
+                    return
+            self.clear()
+            cursor.execute(_STAMP)
+            self.since, generation = cursor.fetchone()
+            floor = int((now - KEEP).timestamp())
+            cursor.execute(_FULL, {"floor": now - KEEP})
+            rows = cursor.fetchall()
+            self.floor = floor
+            self.generation = generation
+            self.refreshes["full"] += 1
+            self.refreshes["rows"] += len(rows)
+            self._apply(rows)
+
+    def _apply(self, rows) -> None:
+        for allocation_id, pool_id, lo, hi, expires, *amounts in rows:
+            old = self.where.pop(allocation_id, None)
+            if old is not None:
+                entry = self.pools[old]
+                del entry.rows[allocation_id]
+                entry.touch()
+            if expires is None or hi <= self.floor or lo >= hi:
+                continue  # no longer counts (or is history)
+            entry = self.pools.get(pool_id)
+            if entry is None:
+                entry = self.pools[pool_id] = _PoolLoads()
+            entry.rows[allocation_id] = (lo, hi, expires, tuple(amounts))
+            entry.touch()
+            self.where[allocation_id] = pool_id
+
+
+load_cache = LoadCache()

@@ -23,7 +23,7 @@ copy is not used (it could hold rows that are rolled back later), nor for window
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection
@@ -36,16 +36,30 @@ from scheduler import engine
 # twice as old, so a long-running process does not accumulate the past.
 KEEP = timedelta(days=1)
 FOREVER = 2**62
+SECOND = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micro(value: datetime | timedelta) -> int:
+    """Microseconds since the epoch (or in a span), exactly: times are compared at the
+    database's precision, so a hold expiring within the second is not miscounted."""
+    if isinstance(value, datetime):
+        value = value - _EPOCH
+    return value // timedelta(microseconds=1)
+
+
+def _micro(column: str) -> str:
+    return f"floor(extract(epoch from {column}) * {SECOND})::bigint"
+
 
 _COUNTS_UNTIL = f"""
-    CASE WHEN l.phase = '{Phase.OFFERED}' THEN floor(extract(epoch from l.expires))::bigint
+    CASE WHEN l.phase = '{Phase.OFFERED}' THEN {_micro("l.expires")}
          WHEN l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES - {Phase.OFFERED}))})
          THEN {FOREVER} END
 """
-_ALLOCATION = """
+_ALLOCATION = f"""
     a.id, a.pool_id,
-    floor(extract(epoch from lower(a.period)))::bigint,
-    floor(extract(epoch from upper(a.period)))::bigint
+    {_micro("lower(a.period)")}, {_micro("upper(a.period)")}
 """
 _AMOUNTS = ", ".join(f"a.{d}" for d in DIMENSIONS)
 _STAMP = """
@@ -81,7 +95,8 @@ _DELTA = f"""
 
 @dataclass
 class _PoolLoads:
-    """One pool's rows (allocation id -> row) and, once asked for, their arrays."""
+    """One pool's rows (allocation id -> [start, end, counts until, engine Load or None,
+    amounts]) and, once asked for, their arrays."""
 
     rows: dict = field(default_factory=dict)
     slug: str | None = None
@@ -103,23 +118,30 @@ class _PoolLoads:
         return [loads[i] for i in np.flatnonzero(live).tolist()]
 
     def _build(self, slug: str) -> None:
-        shapes: dict[tuple, dict] = {}
-        loads, starts, ends, expiries = [], [], [], []
-        for lo, hi, expires, shape in self.rows.values():
-            mapping = shapes.get(shape)
-            if mapping is None:
-                mapping = shapes[shape] = {
-                    d: v for d, v in zip(DIMENSIONS, shape, strict=True) if v
-                }
-            loads.append(engine.Load(slug, lo, hi, mapping))
-            starts.append(lo)
-            ends.append(hi)
-            expiries.append(expires)
+        rows = list(self.rows.values())
+        for row in rows:
+            load = row[3]
+            if load is None or load.pool != slug:
+                # whole seconds, floored, as inventory.engine_load gives them
+                row[3] = engine.Load(slug, row[0] // SECOND, row[1] // SECOND, _amounts(row[4]))
         self.slug = slug
-        self.loads = loads
-        self.starts = np.array(starts, dtype=np.int64)
-        self.ends = np.array(ends, dtype=np.int64)
-        self.expiries = np.array(expiries, dtype=np.int64)
+        self.loads = [row[3] for row in rows]
+        self.starts = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+        self.ends = np.fromiter((row[1] for row in rows), np.int64, len(rows))
+        self.expiries = np.fromiter((row[2] for row in rows), np.int64, len(rows))
+
+
+_shapes: dict[tuple, dict] = {}
+
+
+def _amounts(shape: tuple) -> dict:
+    """One mapping per amount shape (most allocations share a few): the engine only reads them."""
+    mapping = _shapes.get(shape)
+    if mapping is None:
+        if len(_shapes) > 10_000:
+            _shapes.clear()
+        mapping = _shapes[shape] = {d: v for d, v in zip(DIMENSIONS, shape, strict=True) if v}
+    return mapping
 
 
 class LoadCache:
@@ -143,7 +165,7 @@ class LoadCache:
             return None
         with self._lock:
             self._refresh(now)
-            lo, hi, at = int(start.timestamp()), int(end.timestamp()), int(now.timestamp())
+            lo, hi, at = micro(start), micro(end), micro(now)
             if lo < self.floor:
                 return None
             result = []
@@ -159,9 +181,7 @@ class LoadCache:
                 cursor.execute(_DELTA, {"since": self.since, "seen": sorted(self.seen)})
                 rows = cursor.fetchall()
                 since, generation = rows[0][:2]
-                if generation == self.generation and int(now.timestamp()) - self.floor < (
-                    2 * KEEP.total_seconds()
-                ):
+                if generation == self.generation and micro(now) - self.floor < 2 * micro(KEEP):
                     changed = [row[2:-1] for row in rows if row[2] is not None]
                     self.since = since
                     self.seen = {x for x in self.seen if x >= since}
@@ -173,7 +193,7 @@ class LoadCache:
             self.clear()
             cursor.execute(_STAMP)
             self.since, generation = cursor.fetchone()
-            floor = int((now - KEEP).timestamp())
+            floor = micro(now - KEEP)
             cursor.execute(_FULL, {"floor": now - KEEP})
             rows = cursor.fetchall()
             self.floor = floor
@@ -194,7 +214,7 @@ class LoadCache:
             entry = self.pools.get(pool_id)
             if entry is None:
                 entry = self.pools[pool_id] = _PoolLoads()
-            entry.rows[allocation_id] = (lo, hi, expires, tuple(amounts))
+            entry.rows[allocation_id] = [lo, hi, expires, None, tuple(amounts)]
             entry.touch()
             self.where[allocation_id] = pool_id
 

@@ -12,7 +12,6 @@ from django.conf import settings
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Q
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
@@ -98,7 +97,23 @@ _POOLS_STAMP_SQL = """
         (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
            FROM resources_capacitychange)))
 """
-_planning_cache: dict = {"stamp": None, "entries": {}}
+_planning_cache: dict = {"stamp": None, "entries": {}, "engine": {}}
+
+
+def _pools_stamp() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(_POOLS_STAMP_SQL)
+        (stamp,) = cursor.fetchone()
+    return stamp
+
+
+def _stamped_cache() -> dict:
+    """This process's pool cache, emptied if the pool, site or capacity rows changed."""
+    stamp = _pools_stamp()
+    global _planning_cache
+    if _planning_cache["stamp"] != stamp:
+        _planning_cache = {"stamp": stamp, "entries": {}, "engine": {}}
+    return _planning_cache
 
 
 def planning_pools(*, site: str | None = None, kinds: Iterable[str] | None = None):
@@ -106,19 +121,37 @@ def planning_pools(*, site: str | None = None, kinds: Iterable[str] | None = Non
     pool, site and capacity-change rows is unchanged: one tiny query instead of two queries,
     32 model instances and 32 adapters per offer set. The stamp is read before the rows, so
     rows read after a concurrent change are cached under the older stamp and never reused."""
-    with connection.cursor() as cursor:
-        cursor.execute(_POOLS_STAMP_SQL)
-        (stamp,) = cursor.fetchone()
-    global _planning_cache
-    cache = _planning_cache
-    if cache["stamp"] != stamp:
-        cache = _planning_cache = {"stamp": stamp, "entries": {}}
+    cache = _stamped_cache()
     key = (site or None, None if kinds is None else frozenset(kinds))
     entry = cache["entries"].get(key)
     if entry is None:
         pools = eligible_pools(site=site, kinds=kinds)
-        entry = cache["entries"][key] = (pools, engine_pools(pools))
+        epools = engine_pools(pools)
+        cache["engine"].update((pool.id, epool) for pool, epool in zip(pools, epools, strict=True))
+        entry = cache["entries"][key] = (pools, epools)
     return entry
+
+
+def pools_by_slug(slugs: Iterable[str]) -> dict[str, Pool]:
+    """The named pools, enabled or not, with their sites and capacity changes, from the same
+    stamped cache (read the stamp again after locking them to see the committed rows)."""
+    cache = _stamped_cache()
+    every = cache["entries"].get("every")
+    if every is None:
+        pools = list(
+            Pool.objects.select_related("site").prefetch_related("capacity_changes").order_by("id")
+        )
+        every = cache["entries"]["every"] = {pool.slug: pool for pool in pools}
+    return {slug: every[slug] for slug in slugs if slug in every}
+
+
+def engine_pools_cached(pools: Iterable[Pool]) -> list:
+    """`engine_pools`, taken from the stamped cache where this process built them already."""
+    known = _planning_cache["engine"]
+    missing = [pool for pool in pools if pool.id not in known]
+    if missing:
+        known.update((p.id, e) for p, e in zip(missing, engine_pools(missing), strict=True))
+    return [known[pool.id] for pool in pools]
 
 
 def counting_allocations(
@@ -147,16 +180,24 @@ def planning_load(*, pools: list[Pool], start: datetime, end: datetime):
 
 
 def engine_load(*, pools: Iterable[Pool], start: datetime, end: datetime, exclude_lease=None):
-    """The counting load of `pools` over [start, end) as engine loads. PostgreSQL turns the
-    bounds into epoch seconds: parsing thousands of tstzrange values in Python was most of an
-    offer set's time (bench/api.py)."""
+    """The counting load of `pools` over [start, end) as engine loads (what
+    `counting_allocations` selects, in hand-written SQL: this runs under the pool locks of
+    every offer set and accept, where the ORM's query building was a large share). PostgreSQL
+    turns the bounds into epoch seconds: parsing thousands of tstzrange values in Python was
+    most of an offer set's time (bench/api.py)."""
     by_id = {p.id: p.slug for p in pools}
-    rows = (
-        counting_allocations(pool_ids=by_id, start=start, end=end, exclude_lease=exclude_lease)
-        .annotate(lo=_EPOCH_LOWER, hi=_EPOCH_UPPER)
-        .order_by()
-        .values_list("pool_id", "lo", "hi", *DIMENSIONS)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _LOAD_SQL,
+            {
+                "pools": list(by_id),
+                "start": start,
+                "end": end,
+                "now": timezone.now(),
+                "exclude": exclude_lease,
+            },
+        )
+        rows = cursor.fetchall()
     # Most allocations share a few amount shapes: build each amounts mapping once (the engine
     # only reads them), which halves the Python time of a few thousand rows.
     shapes: dict[tuple, dict] = {}
@@ -170,12 +211,18 @@ def engine_load(*, pools: Iterable[Pool], start: datetime, end: datetime, exclud
     return loads
 
 
-_EPOCH_LOWER = RawSQL(
-    'floor(extract(epoch from lower("bookings_allocation"."period")))::bigint', ()
-)
-_EPOCH_UPPER = RawSQL(
-    'floor(extract(epoch from upper("bookings_allocation"."period")))::bigint', ()
-)
+_LOAD_SQL = f"""
+    SELECT a.pool_id,
+           floor(extract(epoch from lower(a.period)))::bigint,
+           floor(extract(epoch from upper(a.period)))::bigint,
+           {", ".join(f"a.{d}" for d in DIMENSIONS)}
+    FROM bookings_allocation a JOIN bookings_lease l ON l.id = a.lease_id
+    WHERE a.pool_id = ANY(%(pools)s)
+      AND a.period && tstzrange(%(start)s, %(end)s, '[)')
+      AND l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
+      AND (l.phase <> '{Phase.OFFERED}' OR l.expires > %(now)s)
+      AND (%(exclude)s::uuid IS NULL OR a.lease_id <> %(exclude)s::uuid)
+"""
 
 
 def engine_datasets(slugs: Iterable[str]) -> list:

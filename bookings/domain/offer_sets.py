@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
@@ -18,6 +18,7 @@ from bookings.domain.inventory import (
     planning_pools,
 )
 from bookings.domain.requests import request_normalise
+from bookings.domain.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import DIMENSIONS, PoolKind
 from resources.models import Dataset, Site
@@ -177,7 +178,7 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
                 "message": "Other bookings took the offers found; ask again.",
             }
         )
-    offer_set = OfferSet.objects.create(
+    offer_set = OfferSet(
         name=normalised["name"],
         owner=owner,
         client=client if client and client != owner else None,
@@ -196,9 +197,7 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
         expires=expires,
     )
     sites = {p.site.slug: p.site for p in pools.values()}
-    # Three inserts for the whole set, whatever the number of offers: round trips, not rows,
-    # are what an offer set pays for here.
-    leases = Lease.objects.bulk_create(
+    leases = [
         Lease(
             offer_set=offer_set,
             rank=rank,
@@ -213,8 +212,8 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
             executable=normalised["executable"],
         )
         for rank, offer in enumerate(offers)
-    )
-    allocations = Allocation.objects.bulk_create(
+    ]
+    allocations = [
         Allocation(
             lease=lease,
             pool=pools[g.pool],
@@ -225,8 +224,8 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
         )
         for lease, offer in zip(leases, offers, strict=True)
         for g in offer.grants
-    )
-    LeaseEvent.objects.bulk_create(
+    ]
+    events = [
         LeaseEvent(
             lease=lease,
             to_phase=Phase.OFFERED,
@@ -235,19 +234,57 @@ def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
             message=f"offered, held until {_iso(expires)}",
         )
         for lease in leases
-    )
-    # The set as `offer_set_for_user` reads it back (leases by rank, their allocations in
-    # model order, site and pools loaded), so the API answers without reading it all again;
-    # only its JSON is read back, in the key order jsonb gives it.
-    offer_set.refresh_from_db(fields=["request", "messages", "suggestions"])
+    ]
+    _insert(offer_set, leases, allocations, events)
     by_lease = {lease.id: [] for lease in leases}
     for allocation in allocations:
         by_lease[allocation.lease_id].append(allocation)
     for lease in leases:
+        lease._state.adding = False
         by_lease[lease.id].sort(key=lambda a: (a.component, a.replica))
         _prefetched(lease, "allocations", by_lease[lease.id])
     _prefetched(offer_set, "leases", leases)
     return offer_set
+
+
+def _insert(offer_set: OfferSet, leases: list, allocations: list, events: list) -> None:
+    """The set, its leases, their allocations and events with one statement: round trips and
+    query building, not rows, are what an offer set pays for here. Reads back what the
+    database decides: the allocations' ids, and the set's JSON in the key order jsonb gives it
+    (as `offer_set_for_user` would read it)."""
+    parts, params = [], []
+    for name, model, rows, returning in (
+        ("offer_set", OfferSet, [offer_set], " RETURNING request, messages, suggestions"),
+        ("leases", Lease, leases, ""),
+        ("allocations", Allocation, allocations, " RETURNING id, lease_id, component, replica"),
+        ("events", LeaseEvent, events, ""),
+    ):
+        if rows:
+            sql, values = insert_values(model, rows)
+            parts.append(f"{name} AS ({sql}{returning})")
+            params += values
+    created = (
+        ", (SELECT array_agg(ARRAY[id::text, lease_id::text, component, replica::text])"
+        " FROM allocations)"
+        if allocations
+        else ""
+    )
+    sql = f"WITH {', '.join(parts)} SELECT request, messages, suggestions{created} FROM offer_set"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        request, messages, suggestions, *created = cursor.fetchone()
+    field = OfferSet._meta.get_field("request")
+    offer_set.request, offer_set.messages, offer_set.suggestions = (
+        field.from_db_value(value, None, connection) for value in (request, messages, suggestions)
+    )
+    offer_set._state.adding = False
+    ids = {
+        (lease_id, component, int(replica)): int(id)
+        for id, lease_id, component, replica in (created[0] if created else ())
+    }
+    for allocation in allocations:
+        allocation.id = ids[(str(allocation.lease_id), allocation.component, allocation.replica)]
+        allocation._state.adding = False
 
 
 def _prefetched(instance, name: str, objects: list) -> None:

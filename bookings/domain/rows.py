@@ -46,3 +46,22 @@ class Columns:
 def table(model) -> str:
     """The model's table name, quoted for hand-written SQL."""
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def insert_values(model, instances) -> tuple[str, list]:
+    """`INSERT INTO <table> (<columns>) VALUES (…), (…)` for `instances` and its parameters, as
+    `bulk_create` would write them (defaults, `auto_now_add`, database preparation) but without
+    executing, so several inserts can go into one statement (data-modifying `WITH` clauses).
+    An auto-incremented primary key is left to the database (add `RETURNING` to read it)."""
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for instance in instances
+        for field in fields
+    ]
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = f"INSERT INTO {table(model)} ({columns}) VALUES {', '.join([row] * len(instances))}"
+    return sql, params

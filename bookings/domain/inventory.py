@@ -211,14 +211,18 @@ def engine_load(*, pools: Iterable[Pool], start: datetime, end: datetime, exclud
     return loads
 
 
+# One GiST probe on (pool, period) per pool: `pool_id = ANY(…)` cannot use the GiST index's
+# pool column, and the planner combined the period alone with the pool's B-tree (65k entries).
 _LOAD_SQL = f"""
     SELECT a.pool_id,
            floor(extract(epoch from lower(a.period)))::bigint,
            floor(extract(epoch from upper(a.period)))::bigint,
            {", ".join(f"a.{d}" for d in DIMENSIONS)}
-    FROM bookings_allocation a JOIN bookings_lease l ON l.id = a.lease_id
-    WHERE a.pool_id = ANY(%(pools)s)
-      AND a.period && tstzrange(%(start)s, %(end)s, '[)')
+    FROM unnest(%(pools)s::bigint[]) AS p(id)
+    JOIN bookings_allocation a
+      ON a.pool_id = p.id AND a.period && tstzrange(%(start)s, %(end)s, '[)')
+    JOIN bookings_lease l ON l.id = a.lease_id
+    WHERE true
       AND l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
       AND (l.phase <> '{Phase.OFFERED}' OR l.expires > %(now)s)
       AND (%(exclude)s::uuid IS NULL OR a.lease_id <> %(exclude)s::uuid)

@@ -95,53 +95,33 @@ _DELTA = f"""
 
 @dataclass
 class _PoolLoads:
-    """One pool's rows (allocation id -> [start, end, counts until, engine Load or None,
-    amounts]) and, once asked for, their arrays."""
+    """One pool's rows (allocation id -> (start, end, counts until, *amounts), times in
+    microseconds) and, once asked for, the same in columns."""
 
     rows: dict = field(default_factory=dict)
-    slug: str | None = None
-    starts: np.ndarray | None = None
-    ends: np.ndarray | None = None
-    expiries: np.ndarray | None = None
-    loads: list | None = None
+    table: np.ndarray | None = None
+    seconds: np.ndarray | None = None
 
     def touch(self) -> None:
-        self.loads = None
+        self.table = None
 
-    def select(self, slug: str, start: int, end: int, now: int) -> list:
-        if self.loads is None or self.slug != slug:
-            self._build(slug)
-        if not self.loads:
-            return []
-        live = (self.starts < end) & (self.ends > start) & (self.expiries > now)
-        loads = self.loads
-        return [loads[i] for i in np.flatnonzero(live).tolist()]
-
-    def _build(self, slug: str) -> None:
-        rows = list(self.rows.values())
-        for row in rows:
-            load = row[3]
-            if load is None or load.pool != slug:
-                # whole seconds, floored, as inventory.engine_load gives them
-                row[3] = engine.Load(slug, row[0] // SECOND, row[1] // SECOND, _amounts(row[4]))
-        self.slug = slug
-        self.loads = [row[3] for row in rows]
-        self.starts = np.fromiter((row[0] for row in rows), np.int64, len(rows))
-        self.ends = np.fromiter((row[1] for row in rows), np.int64, len(rows))
-        self.expiries = np.fromiter((row[2] for row in rows), np.int64, len(rows))
-
-
-_shapes: dict[tuple, dict] = {}
-
-
-def _amounts(shape: tuple) -> dict:
-    """One mapping per amount shape (most allocations share a few): the engine only reads them."""
-    mapping = _shapes.get(shape)
-    if mapping is None:
-        if len(_shapes) > 10_000:
-            _shapes.clear()
-        mapping = _shapes[shape] = {d: v for d, v in zip(DIMENSIONS, shape, strict=True) if v}
-    return mapping
+    def select(self, slug: str, start: int, end: int, now: int) -> engine.PoolLoad | None:
+        table = self.table
+        if table is None:
+            table = self.table = np.array(list(self.rows.values()), dtype=np.int64)
+            # whole seconds, floored, as inventory.engine_load gives them
+            self.seconds = table[:, :2] // SECOND
+        live = (table[:, 0] < end) & (table[:, 1] > start) & (table[:, 2] > now)
+        if not live.any():
+            return None
+        seconds = self.seconds[live]
+        amounts = table[live, 3:]
+        return engine.PoolLoad(
+            pool=slug,
+            starts=seconds[:, 0],
+            ends=seconds[:, 1],
+            amounts={d: amounts[:, j] for j, d in enumerate(DIMENSIONS)},
+        )
 
 
 class LoadCache:
@@ -160,7 +140,8 @@ class LoadCache:
 
     def load(self, *, pools, start: datetime, end: datetime, now: datetime) -> list | None:
         """The counting load of `pools` (model instances) over [start, end) at `now`, as
-        `inventory.engine_load` gives it; None when the copy cannot answer (see the module)."""
+        `inventory.engine_load` gives it but in columns (one `engine.PoolLoad` per pool with
+        load); None when the copy cannot answer (see the module)."""
         if connection.in_atomic_block:
             return None
         with self._lock:
@@ -172,7 +153,9 @@ class LoadCache:
             for pool in pools:
                 entry = self.pools.get(pool.id)
                 if entry is not None and entry.rows:
-                    result += entry.select(pool.slug, lo, hi, at)
+                    columns = entry.select(pool.slug, lo, hi, at)
+                    if columns is not None:
+                        result.append(columns)
             return result
 
     def _refresh(self, now: datetime) -> None:
@@ -214,7 +197,7 @@ class LoadCache:
             entry = self.pools.get(pool_id)
             if entry is None:
                 entry = self.pools[pool_id] = _PoolLoads()
-            entry.rows[allocation_id] = [lo, hi, expires, None, tuple(amounts)]
+            entry.rows[allocation_id] = (lo, hi, expires, *amounts)
             entry.touch()
             self.where[allocation_id] = pool_id
 

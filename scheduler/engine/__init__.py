@@ -73,7 +73,9 @@ Which path answers which request shape:
   the earliest start first and the sweep finds it exactly and faster; size traded against
   start shows up as later, larger offers.
 
-Load is taken as complete over [start_earliest - preparation, start_latest +
+Load is a list of ``Load``s, or per pool a ``PoolLoad`` (the same in numpy columns, so a
+caller that keeps its load in arrays hands it over without a Python object per allocation).
+It is taken as complete over [start_earliest - preparation, start_latest +
 duration.max), and for a NO answer up to ``horizon_after_window`` further.
 """
 
@@ -90,6 +92,7 @@ from .model import (
     Offer,
     Policy,
     Pool,
+    PoolLoad,
     Range,
     Reason,
     Request,
@@ -111,6 +114,7 @@ __all__ = [
     "Offer",
     "Policy",
     "Pool",
+    "PoolLoad",
     "Range",
     "Reason",
     "Request",

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 YES = "YES"
 NO = "NO"
 
@@ -40,6 +42,18 @@ class Load:
     start: int
     end: int
     amounts: Mapping[str, int]
+
+
+@dataclass(frozen=True, eq=False)
+class PoolLoad:
+    """The load of one pool in columns: item i uses ``amounts[dim][i]`` over
+    [``starts[i]``, ``ends[i]``). The same as one ``Load`` per item, for callers that keep
+    their load in arrays (numpy int64, all of one length; a dimension left out is 0)."""
+
+    pool: str
+    starts: np.ndarray
+    ends: np.ndarray
+    amounts: Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True)

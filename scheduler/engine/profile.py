@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .model import Load, Offer, Pool
+from .model import Load, Offer, Pool, PoolLoad
 
 BLOCKED = -1
 
@@ -136,10 +136,26 @@ def pool_dims(pool: Pool) -> tuple[str, ...]:
     return tuple(dims)
 
 
+def columns(pool: str, loads: Sequence[Load] | PoolLoad, dims: Iterable[str]) -> PoolLoad:
+    """``loads`` of one pool as a ``PoolLoad`` with (at least) the dimensions ``dims``."""
+    if isinstance(loads, PoolLoad):
+        return loads
+    count = len(loads)
+    return PoolLoad(
+        pool=pool,
+        starts=np.fromiter((load.start for load in loads), np.int64, count),
+        ends=np.fromiter((load.end for load in loads), np.int64, count),
+        amounts={
+            dim: np.fromiter((load.amounts.get(dim, 0) for load in loads), np.int64, count)
+            for dim in dims
+        },
+    )
+
+
 def build_profile(
     *,
     pool: Pool,
-    loads: Sequence[Load],
+    loads: Sequence[Load] | PoolLoad,
     lo: int,
     hi: int,
     dims: tuple[str, ...],
@@ -147,12 +163,14 @@ def build_profile(
 ) -> FreeProfile:
     """Capacity (base plus changes, later changes win) minus load on [lo, hi), per dimension.
 
-    ``loads`` may include loads outside [lo, hi) or of other dimensions; they are ignored.
-    With ``clamp`` False, overloaded segments keep their negative free amount (for ``fits``).
+    ``loads`` (a list of ``Load``s or one ``PoolLoad``) may include loads outside [lo, hi) or
+    of other dimensions; they are ignored. With ``clamp`` False, overloaded segments keep their
+    negative free amount (for ``fits``).
     """
-    live = [load for load in loads if load.start < hi and load.end > lo and load.start < load.end]
-    starts = np.maximum(np.array([load.start for load in live], dtype=np.int64), lo)
-    ends = np.minimum(np.array([load.end for load in live], dtype=np.int64), hi)
+    load = columns(pool.slug, loads, dims)
+    live = (load.starts < hi) & (load.ends > lo) & (load.starts < load.ends)
+    starts = np.maximum(load.starts[live], lo)
+    ends = np.minimum(load.ends[live], hi)
     bounds = [lo, hi]
     for change in pool.changes:
         bounds.extend(t for t in (change.start, change.end) if t is not None and lo < t < hi)
@@ -166,12 +184,15 @@ def build_profile(
             if dim in change.capacity and first < stop:
                 capacity[j, first:stop] = change.capacity[dim]
     free = capacity
-    if live:
+    if len(starts):
         first = np.searchsorted(times, starts)
         stop = np.searchsorted(times, ends)
         for j, dim in enumerate(dims):
+            column = load.amounts.get(dim)
+            if column is None:
+                continue
             # float64 weights are exact for integer sums below 2**53
-            amounts = np.array([load.amounts.get(dim, 0) for load in live], dtype=np.float64)
+            amounts = column[live].astype(np.float64)
             if not amounts.any():
                 continue
             delta = np.bincount(first, amounts, n + 1) - np.bincount(stop, amounts, n + 1)

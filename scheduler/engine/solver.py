@@ -27,6 +27,7 @@ from .model import (
     Offer,
     Policy,
     Pool,
+    PoolLoad,
     Range,
     Reason,
     Request,
@@ -34,7 +35,7 @@ from .model import (
     validate,
 )
 from .packing import Item, Problem
-from .profile import FreeProfile, build_profile, sorted_unique
+from .profile import FreeProfile, build_profile, columns, sorted_unique
 
 EPSILON = 1e-9
 PLACEMENT_LIMIT = 64
@@ -112,7 +113,7 @@ class _Choice:
 def find_offers(
     *,
     pools: Sequence[Pool],
-    load: Sequence[Load],
+    load: Sequence[Load | PoolLoad],
     request: Request,
     datasets: Sequence[Dataset] = (),
     policy: Policy = DEFAULT_POLICY,
@@ -522,21 +523,48 @@ def _site(
     return _Site(name, order, chosen, prep, items, reports), []
 
 
-def _by_pool(sites: list[_Site], load: Sequence[Load], lo: int, hi: int) -> dict[str, list[Load]]:
-    """The load on each pool the request may use that overlaps [lo, hi)."""
-    wanted: dict[str, list[Load]] = {pool.slug: [] for site in sites for pool in site.pools}
+def _by_pool(
+    sites: list[_Site], load: Sequence[Load | PoolLoad], lo: int, hi: int
+) -> dict[str, list[Load] | PoolLoad]:
+    """The load on each pool the request may use that overlaps [lo, hi): a list of ``Load``s,
+    or one ``PoolLoad`` where the caller gave columns (several for a pool are joined)."""
+    wanted: dict[str, list] = {pool.slug: [] for site in sites for pool in site.pools}
     get = wanted.get
+    columnar: dict[str, list[PoolLoad]] = {}
     for item in load:
         bucket = get(item.pool)
-        if bucket is not None and item.start < hi and item.end > lo:
+        if bucket is None:
+            continue
+        if isinstance(item, PoolLoad):
+            columnar.setdefault(item.pool, []).append(item)
+        elif item.start < hi and item.end > lo:
             bucket.append(item)
+    for slug, parts in columnar.items():
+        dims = set().union(*(part.amounts for part in parts))
+        if wanted[slug]:
+            parts.append(columns(slug, wanted[slug], dims))
+        if len(parts) == 1:
+            wanted[slug] = parts[0]
+            continue
+        empty = np.zeros(0, dtype=np.int64)
+        wanted[slug] = PoolLoad(
+            pool=slug,
+            starts=np.concatenate([part.starts for part in parts]),
+            ends=np.concatenate([part.ends for part in parts]),
+            amounts={
+                dim: np.concatenate(
+                    [part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts] or [empty]
+                )
+                for dim in dims
+            },
+        )
     return wanted
 
 
 def _profiles(
     sites: list[_Site],
     dims: dict[str, tuple[str, ...]],
-    loads: dict[str, list[Load]],
+    loads: dict[str, list[Load] | PoolLoad],
     lo: int,
     hi: int,
     not_before: int | None,

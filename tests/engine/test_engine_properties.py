@@ -367,3 +367,58 @@ def test_suggestions_are_offers_of_their_relaxed_requests(instance):
             assert suggestion.offer.start > request.start_latest
         else:
             assert suggestion.offer.start <= request.start_latest
+
+
+def as_columns(loads, split):
+    """The same load with each pool's list cut in two at a point `split` picks; by `split % 3`
+    the parts become one PoolLoad, two PoolLoads, or a PoolLoad and plain Loads."""
+    import numpy as np
+
+    from scheduler.engine import PoolLoad
+
+    def block(slug, part):
+        dims = sorted({d for load in part for d in load.amounts})
+        return PoolLoad(
+            pool=slug,
+            starts=np.array([load.start for load in part], dtype=np.int64),
+            ends=np.array([load.end for load in part], dtype=np.int64),
+            amounts={
+                d: np.array([load.amounts.get(d, 0) for load in part], dtype=np.int64) for d in dims
+            },
+        )
+
+    by_pool = {}
+    for load in loads:
+        by_pool.setdefault(load.pool, []).append(load)
+    result = []
+    for slug, items in by_pool.items():
+        cut = split % (len(items) + 1)
+        head, tail = items[:cut], items[cut:]
+        mode = split % 3
+        if mode == 0:
+            result.append(block(slug, items))
+        elif mode == 1:
+            result += [block(slug, part) for part in (head, tail) if part]
+        else:
+            result += [block(slug, head)] if head else []
+            result += tail
+    return result
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(min_value=0, max_value=1000))
+def test_columns_give_the_same_answer_as_loads(instance, split):
+    """find_offers on PoolLoad columns (what the service's load copy passes) answers exactly
+    as on the equivalent list of Loads, mixed or not."""
+    pools, loads, request, datasets, policy = instance
+    expected = find_offers(
+        pools=pools, load=loads, request=request, datasets=datasets, policy=policy
+    )
+    answer = find_offers(
+        pools=pools,
+        load=as_columns(loads, split),
+        request=request,
+        datasets=datasets,
+        policy=policy,
+    )
+    assert answer == expected

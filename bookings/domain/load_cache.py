@@ -22,7 +22,6 @@ copy is not used (it could hold rows that are rolled back later), nor for window
 """
 
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -93,28 +92,53 @@ _DELTA = f"""
 """
 
 
-@dataclass
+_WIDTH = 3 + len(DIMENSIONS)  # start, end, counts until, amounts
+_DEAD = np.array([0, 0, 0] + [0] * len(DIMENSIONS), dtype=np.int64)  # overlaps nothing
+
+
 class _PoolLoads:
-    """One pool's rows (allocation id -> (start, end, counts until, *amounts), times in
-    microseconds) and, once asked for, the same in columns."""
+    """One pool's rows in a numpy table (start, end and "counts until" in microseconds, then
+    the amounts), written in place as rows change: a changed allocation costs a row write,
+    not a rebuild of the pool's table. Freed slots are reused; the table doubles when full."""
 
-    rows: dict = field(default_factory=dict)
-    table: np.ndarray | None = None
-    seconds: np.ndarray | None = None
+    def __init__(self):
+        self.slots: dict = {}  # allocation id -> row of `table`
+        self.free: list[int] = []
+        self.table = np.zeros((16, _WIDTH), dtype=np.int64)
+        self.seconds = np.zeros((16, 2), dtype=np.int64)
+        self.used = 0
 
-    def touch(self) -> None:
-        self.table = None
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def put(self, allocation_id, row: tuple) -> None:
+        slot = self.slots.get(allocation_id)
+        if slot is None:
+            slot = self.slots[allocation_id] = self._slot()
+        self.table[slot] = row
+        # whole seconds, floored, as inventory.engine_load gives them
+        self.seconds[slot] = (row[0] // SECOND, row[1] // SECOND)
+
+    def drop(self, allocation_id) -> None:
+        slot = self.slots.pop(allocation_id)
+        self.table[slot] = _DEAD
+        self.free.append(slot)
+
+    def _slot(self) -> int:
+        if self.free:
+            return self.free.pop()
+        if self.used == len(self.table):
+            self.table = np.concatenate((self.table, np.zeros_like(self.table)))
+            self.seconds = np.concatenate((self.seconds, np.zeros_like(self.seconds)))
+        self.used += 1
+        return self.used - 1
 
     def select(self, slug: str, start: int, end: int, now: int) -> engine.PoolLoad | None:
-        table = self.table
-        if table is None:
-            table = self.table = np.array(list(self.rows.values()), dtype=np.int64)
-            # whole seconds, floored, as inventory.engine_load gives them
-            self.seconds = table[:, :2] // SECOND
+        table = self.table[: self.used]
         live = (table[:, 0] < end) & (table[:, 1] > start) & (table[:, 2] > now)
         if not live.any():
             return None
-        seconds = self.seconds[live]
+        seconds = self.seconds[: self.used][live]
         amounts = table[live, 3:]
         return engine.PoolLoad(
             pool=slug,
@@ -152,7 +176,7 @@ class LoadCache:
             result = []
             for pool in pools:
                 entry = self.pools.get(pool.id)
-                if entry is not None and entry.rows:
+                if entry is not None and len(entry):
                     columns = entry.select(pool.slug, lo, hi, at)
                     if columns is not None:
                         result.append(columns)
@@ -188,17 +212,14 @@ class LoadCache:
     def _apply(self, rows) -> None:
         for allocation_id, pool_id, lo, hi, expires, *amounts in rows:
             old = self.where.pop(allocation_id, None)
-            if old is not None:
-                entry = self.pools[old]
-                del entry.rows[allocation_id]
-                entry.touch()
+            if old is not None and (old != pool_id or expires is None or hi <= self.floor):
+                self.pools[old].drop(allocation_id)
             if expires is None or hi <= self.floor or lo >= hi:
                 continue  # no longer counts (or is history)
             entry = self.pools.get(pool_id)
             if entry is None:
                 entry = self.pools[pool_id] = _PoolLoads()
-            entry.rows[allocation_id] = (lo, hi, expires, *amounts)
-            entry.touch()
+            entry.put(allocation_id, (lo, hi, expires, *amounts))
             self.where[allocation_id] = pool_id
 
 

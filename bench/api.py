@@ -178,6 +178,27 @@ def seed(now: datetime) -> dict:
     return {"key": key, "seconds": round(time.perf_counter() - started, 1)}
 
 
+def reset() -> dict:
+    """Delete the offer sets, leases, allocations and events of the benchmark's client."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+
+    from bookings.models import ApiToken
+
+    client = get_user_model().objects.get(username="bench")
+    mine = "SELECT id FROM bookings_lease WHERE owner_id = %s"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM bookings_leaseevent WHERE lease_id IN ({mine})", [client.pk])
+        cursor.execute(f"DELETE FROM bookings_allocation WHERE lease_id IN ({mine})", [client.pk])
+        cursor.execute("DELETE FROM bookings_lease WHERE owner_id = %s", [client.pk])
+        cursor.execute("DELETE FROM bookings_offerset WHERE owner_id = %s", [client.pk])
+        cursor.execute("DELETE FROM bookings_idempotencykey")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    _, key = ApiToken.issue(user=client, name="bench")
+    return {"key": key, "seconds": None}
+
+
 def server_env(url: str) -> dict:
     return {
         **os.environ,
@@ -295,19 +316,31 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300, help="sequential offer sets")
     parser.add_argument("--per-client", type=int, default=40, help="offer sets per client")
     parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="for iterating only: keep the database an earlier run seeded (its leases are placed"
+        " relative to that run's start) and delete only what that run booked",
+    )
     args = parser.parse_args()
 
     url, admin_url = bench_database_url()
     now = datetime.now(UTC)
     # The machine may be shared: record how busy it was, next to the figures.
     load_before = os.getloadavg()[0]
-    print(f"creating {DB_NAME} and migrating …", flush=True)
-    create_database(admin_url)
     env = server_env(url)
-    subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    setup_django(url)
-    print(f"seeding {ACTIVE} active and {PAST} past leases …", flush=True)
-    seeded = seed(now)
+    if args.reuse:
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        setup_django(url)
+        print(f"reusing {DB_NAME}: deleting what earlier runs booked …", flush=True)
+        seeded = reset()
+    else:
+        print(f"creating {DB_NAME} and migrating …", flush=True)
+        create_database(admin_url)
+        subprocess.run([PY, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        setup_django(url)
+        print(f"seeding {ACTIVE} active and {PAST} past leases …", flush=True)
+        seeded = seed(now)
     key = seeded["key"]
     command = [GUNICORN, "scheduler.wsgi", "-w", "2", "--threads", str(args.threads)]
     command += ["-b", f"127.0.0.1:{PORT}", "--log-level", "error"]

@@ -95,9 +95,11 @@ def _check_references(normalised: dict) -> None:
     errors = []
     if normalised["site"] and not Site.objects.filter(slug=normalised["site"]).exists():
         errors.append(FieldError("site", f"unknown site {normalised['site']!r}"))
-    known = set(
-        Dataset.objects.filter(slug__in=normalised["datasets"]).values_list("slug", flat=True)
-    )
+    known = set()
+    if normalised["datasets"]:  # no query (nor its building) for the common case
+        known = set(
+            Dataset.objects.filter(slug__in=normalised["datasets"]).values_list("slug", flat=True)
+        )
     for i, slug in enumerate(normalised["datasets"]):
         if slug not in known:
             errors.append(FieldError(f"datasets[{i}]", f"unknown dataset {slug!r}"))
@@ -112,7 +114,7 @@ def plan(*, normalised: dict) -> engine.Answer:
     if normalised["datasets"]:
         kinds |= {PoolKind.STORAGE, PoolKind.DATA}
     pools, epools = planning_pools(site=normalised["site"], kinds=kinds)
-    datasets = engine_datasets(normalised["datasets"])
+    datasets = engine_datasets(normalised["datasets"]) if normalised["datasets"] else []
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
     policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)

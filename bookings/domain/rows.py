@@ -53,15 +53,43 @@ def insert_values(model, instances) -> tuple[str, list]:
     `bulk_create` would write them (defaults, `auto_now_add`, database preparation) but without
     executing, so several inserts can go into one statement (data-modifying `WITH` clauses).
     An auto-incremented primary key is left to the database (add `RETURNING` to read it)."""
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.db_returning)]
-    quote = connection.ops.quote_name
+    columns, fields = _insert_fields(model)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        prepare(field.pre_save(instance, True) if stamped else getattr(instance, attname))
         for instance in instances
-        for field in fields
+        for field, attname, stamped, prepare in fields
     ]
-    columns = ", ".join(quote(f.column) for f in fields)
     sql = f"INSERT INTO {table(model)} ({columns}) VALUES {', '.join([row] * len(instances))}"
     return sql, params
+
+
+_insert_field_cache: dict = {}
+
+
+def _insert_fields(model) -> tuple[str, list]:
+    """The columns an insert writes, and per field what `insert_values` needs: `pre_save` only
+    where it does something (`auto_now`/`auto_now_add`), the database preparation bound once."""
+    cached = _insert_field_cache.get(model)
+    if cached is None:
+        fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.db_returning)]
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in fields)
+        plans = [
+            (
+                f,
+                f.attname,
+                getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False),
+                _preparer(f),
+            )
+            for f in fields
+        ]
+        cached = _insert_field_cache[model] = (columns, plans)
+    return cached
+
+
+def _preparer(field):
+    def prepare(value):
+        return field.get_db_prep_save(value, connection)
+
+    return prepare

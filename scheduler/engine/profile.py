@@ -8,7 +8,7 @@ the rest of one answer (distinct offers), so that even an all-zero demand does n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -200,6 +200,92 @@ def build_profile(
     if clamp:
         np.maximum(free, 0, out=free)
     return _merged(times, free, dims)
+
+
+def build_profiles(
+    *,
+    pools: Sequence[Pool],
+    loads: Mapping[str, Sequence[Load] | PoolLoad],
+    lo: int,
+    hi: int,
+    dims: tuple[str, ...],
+) -> list[FreeProfile]:
+    """``build_profile`` for several pools with the same dimensions at once: the same
+    profiles, from one pass of array operations over all their breakpoints (each pool's times
+    are offset by its index times the span, so one sort orders them all) instead of a few
+    dozen numpy calls per pool."""
+    count = len(pools)
+    if count == 0:
+        return []
+    span = hi - lo + 1
+    parts = [columns(pool.slug, loads.get(pool.slug, ()), dims) for pool in pools]
+    lengths = [len(part.starts) for part in parts]
+    owner = np.repeat(np.arange(count, dtype=np.int64), lengths)
+    starts = np.concatenate([part.starts for part in parts])
+    ends = np.concatenate([part.ends for part in parts])
+    live = (starts < hi) & (ends > lo) & (starts < ends)
+    owner = owner[live] * span
+    starts = owner + np.maximum(starts[live], lo) - lo
+    ends = owner + np.minimum(ends[live], hi) - lo
+    bounds = [np.arange(count, dtype=np.int64) * span, np.arange(count) * span + (hi - lo)]
+    changed = [(p, pool) for p, pool in enumerate(pools) if pool.changes]
+    for p, pool in changed:
+        bounds.append(
+            np.array(
+                [
+                    p * span + t - lo
+                    for change in pool.changes
+                    for t in (change.start, change.end)
+                    if t is not None and lo < t < hi
+                ],
+                dtype=np.int64,
+            )
+        )
+    keys = sorted_unique(np.concatenate((*bounds, starts, ends)))
+    n = len(keys) - 1
+    pool_of = keys[:-1] // span
+    base = np.array([[pool.base.get(dim, 0) for pool in pools] for dim in dims], dtype=np.int64)
+    free = base[:, pool_of]
+    for p, pool in changed:
+        last = int(np.searchsorted(keys, p * span + hi - lo))
+        for change in pool.changes:
+            first = int(np.searchsorted(keys, p * span + min(max(change.start, lo), hi) - lo))
+            stop = last
+            if change.end is not None:
+                stop = int(np.searchsorted(keys, p * span + min(max(change.end, lo), hi) - lo))
+            for j, dim in enumerate(dims):
+                if dim in change.capacity and first < stop:
+                    free[j, first:stop] = change.capacity[dim]
+    if len(starts):
+        first = np.searchsorted(keys, starts)
+        stop = np.searchsorted(keys, ends)
+        for j, dim in enumerate(dims):
+            column = np.concatenate(
+                [part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts]
+            )[live]
+            # float64 weights are exact for integer sums below 2**53
+            amounts = column.astype(np.float64)
+            if not amounts.any():
+                continue
+            # each pool's loads end by its last breakpoint: the running sum is 0 between pools
+            delta = np.bincount(first, amounts, n + 1) - np.bincount(stop, amounts, n + 1)
+            free[j] -= np.cumsum(delta[:n]).round().astype(np.int64)
+    np.maximum(free, 0, out=free)
+    # a segment starts each pool or differs from the one before; none spans two pools
+    keep = np.ones(n, dtype=bool)
+    keep[1:] = np.any(free[:, 1:] != free[:, :-1], axis=0) | (pool_of[1:] != pool_of[:-1])
+    keep &= (keys[1:] // span) == pool_of
+    kept = np.flatnonzero(keep)
+    cuts = np.searchsorted(kept, np.searchsorted(keys, np.arange(count + 1) * span))
+    times = keys % span + lo
+    end = np.array([hi], dtype=np.int64)
+    profiles = []
+    for p in range(count):
+        segments = kept[cuts[p] : cuts[p + 1]]
+        profiles.append(
+            FreeProfile(np.concatenate((times[segments], end)), free[:, segments], dims)
+        )
+    return profiles
 
 
 def _merged(times: np.ndarray, free: np.ndarray, dims: tuple[str, ...]) -> FreeProfile:

@@ -35,7 +35,7 @@ from .model import (
     validate,
 )
 from .packing import Item, Problem
-from .profile import FreeProfile, build_profile, columns, sorted_unique
+from .profile import FreeProfile, build_profiles, columns, sorted_unique
 
 EPSILON = 1e-9
 PLACEMENT_LIMIT = 64
@@ -571,15 +571,19 @@ def _profiles(
 ) -> dict[str, FreeProfile]:
     """One free profile per pool the request may use, over [lo, hi); nothing before
     ``not_before`` is usable (preparation cannot happen in the past)."""
-    profiles = {}
+    by_kind: dict[str, dict[str, Pool]] = {}
     for site in sites:
         for pool in site.pools:
-            profile = build_profile(
-                pool=pool, loads=loads.get(pool.slug, ()), lo=lo, hi=hi, dims=dims[pool.kind]
-            )
+            by_kind.setdefault(pool.kind, {})[pool.slug] = pool
+    profiles = {}
+    for kind, pools in by_kind.items():
+        built = build_profiles(
+            pools=list(pools.values()), loads=loads, lo=lo, hi=hi, dims=dims[kind]
+        )
+        for slug, profile in zip(pools, built, strict=True):
             if not_before is not None:
                 profile = profile.blocked(lo, not_before)
-            profiles[pool.slug] = profile
+            profiles[slug] = profile
     return profiles
 
 

@@ -114,6 +114,56 @@ class FreeProfile:
         return self._table
 
 
+class Stack:
+    """Several profiles with the same dimensions side by side (pool p's times offset by p
+    times the span), so that one window-minimum query answers for all of them at once."""
+
+    __slots__ = ("_rises", "_span", "_table", "count", "keys", "lo", "profiles")
+
+    def __init__(self, profiles: Sequence[FreeProfile]):
+        self.profiles = tuple(profiles)
+        self.count = len(profiles)
+        self.lo = min(p.lo for p in profiles)
+        self._span = max(p.hi for p in profiles) - self.lo + 1
+        self.keys = np.concatenate(
+            [p.times - self.lo + k * self._span for k, p in enumerate(profiles)]
+        )
+        # segment j is [keys[j], keys[j + 1]); the one between two profiles is never queried
+        filler = np.zeros((profiles[0].free.shape[0], 1), dtype=profiles[0].free.dtype)
+        frees = []
+        for profile in profiles:
+            frees += [profile.free, filler]
+        self._table = FreeProfile(self.keys, np.concatenate(frees[:-1], axis=1), ())
+        self._rises: tuple[np.ndarray, np.ndarray] | None = None
+
+    def rises(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every profile's ``rises`` over its whole span, at once: (times, profile index)."""
+        if self._rises is None:
+            free = self._table.free
+            up = np.zeros(free.shape[1], dtype=bool)
+            up[1:] = np.any(free[:, 1:] > free[:, :-1], axis=0)
+            # a profile's first segment follows the filler (or nothing), and the filler after
+            # its last breakpoint is not one of its segments: neither is ever a rise
+            sizes = np.array([len(p.times) for p in self.profiles])
+            ends = np.cumsum(sizes)
+            up[ends - sizes] = False
+            up[ends[:-1] - 1] = False
+            found = np.flatnonzero(up)
+            owner = np.searchsorted(ends, found, side="right")
+            times = self.keys[found] + self.lo - owner * self._span
+            self._rises = (times, owner)
+        return self._rises
+
+    def window_min(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """``FreeProfile.window_min`` of every profile: ``starts`` and ``ends`` have shape
+        (profiles, candidates); the answer has shape (dims, profiles, candidates)."""
+        offsets = (np.arange(self.count, dtype=np.int64) * self._span - self.lo)[:, None]
+        lows = (starts + offsets).ravel()
+        highs = (ends + offsets).ravel()
+        found = self._table.window_min(lows, highs)  # (dims, profiles x candidates)
+        return found.reshape(-1, self.count, starts.shape[1])
+
+
 def _split(times: np.ndarray, free: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
     k = int(np.searchsorted(times, at))
     if k < len(times) and times[k] == at:

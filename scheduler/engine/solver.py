@@ -35,7 +35,7 @@ from .model import (
     validate,
 )
 from .packing import Item, Problem
-from .profile import FreeProfile, build_profiles, columns, sorted_unique
+from .profile import FreeProfile, Stack, build_profiles, columns, sorted_unique
 
 EPSILON = 1e-9
 PLACEMENT_LIMIT = 64
@@ -235,8 +235,10 @@ def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int
     if begin > latest:
         return None
     parts = [np.array([begin], dtype=np.int64)]
-    for profile, prep in zip(site.profiles, site.prep, strict=True):
-        rises = _ceil_array(profile.rises(begin - prep, latest - prep) + prep, step)
+    for members, stack in _stacks(site):
+        times, owner = stack.rises()
+        moved = times + np.array([site.prep[p] for p in members], dtype=np.int64)[owner]
+        rises = _ceil_array(moved[(moved > begin) & (moved <= latest)], step)
         parts.append(rises[rises <= latest])
     starts = sorted_unique(np.concatenate(parts))
     # The answer is usually near the beginning: test a small batch first, then larger ones.
@@ -254,10 +256,7 @@ def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int
 
 def _first_fit(site: _Site, starts: np.ndarray, dmin: int, skip: int) -> int | None:
     """The first of ``starts[skip:]`` at which the minimums fit, or None."""
-    frees = [
-        profile.window_min(starts - prep, starts + dmin)
-        for profile, prep in zip(site.profiles, site.prep, strict=True)
-    ]
+    frees = _window_mins(site, starts, dmin)
     if site.plan is not None:
         hits = np.flatnonzero(_exact(site.plan, frees)[skip:])
         return int(starts[skip + hits[0]]) if len(hits) else None
@@ -272,6 +271,37 @@ def _first_fit(site: _Site, starts: np.ndarray, dmin: int, skip: int) -> int | N
         if packing.assign(problem, best_of_greedy=False) is not None:
             return int(starts[c])
     return None
+
+
+def _window_mins(site: _Site, starts: np.ndarray, dmin: int) -> list[np.ndarray]:
+    """Per pool of the site, the minimum free capacity over [start - its preparation, start +
+    dmin) for each of ``starts``: one stacked query per group of pools with the same
+    dimensions (``Stack``), instead of one query per pool."""
+    frees: list[np.ndarray | None] = [None] * len(site.profiles)
+    for members, stack in _stacks(site):
+        prep = np.array([site.prep[p] for p in members], dtype=np.int64)[:, None]
+        lows = starts[None, :] - prep
+        found = stack.window_min(lows, np.broadcast_to(starts + dmin, lows.shape))
+        for k, p in enumerate(members):
+            frees[p] = found[:, k, :]
+    return frees
+
+
+def _stacks(site: _Site) -> list[tuple[list[int], Stack]]:
+    """The site's profiles grouped by dimensions and stacked; rebuilt only for a group in
+    which some profile was replaced (blocked by an earlier offer) since the last call."""
+    cached = site.__dict__.setdefault("_stacks", {})
+    groups: dict[tuple, list[int]] = {}
+    for p, profile in enumerate(site.profiles):
+        groups.setdefault(profile.dims, []).append(p)
+    result = []
+    for dims, members in groups.items():
+        profiles = [site.profiles[p] for p in members]
+        entry = cached.get(dims)
+        if entry is None or any(a is not b for a, b in zip(entry.profiles, profiles, strict=True)):
+            entry = cached[dims] = Stack(profiles)
+        result.append((members, entry))
+    return result
 
 
 def _exact(plan: list[_KindPlan], frees: list[np.ndarray]) -> np.ndarray:

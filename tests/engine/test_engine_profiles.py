@@ -62,3 +62,40 @@ def test_all_at_once_equals_one_by_one(case):
         alone = build_profile(pool=pool, loads=by_pool[pool.slug], lo=lo, hi=hi, dims=DIMS)
         assert np.array_equal(profile.times, alone.times)
         assert np.array_equal(profile.free, alone.free)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pools_and_loads(), st.data())
+def test_a_stack_answers_as_its_profiles_do(case, data):
+    """Stack.window_min and Stack.rises equal the per-profile queries, blocked spans (-1)
+    included."""
+    from scheduler.engine.profile import Stack
+
+    pools, loads, lo, hi = case
+    by_pool = {p.slug: [load for load in loads if load.pool == p.slug] for p in pools}
+    profiles = build_profiles(pools=pools, loads=by_pool, lo=lo, hi=hi, dims=DIMS)
+    for k, profile in enumerate(profiles):
+        if data.draw(st.booleans()):
+            a = data.draw(st.integers(min_value=lo - 5, max_value=hi))
+            profiles[k] = profile.blocked(a, data.draw(st.integers(min_value=a, max_value=hi + 5)))
+    stack = Stack(profiles)
+
+    times, owner = stack.rises()
+    for k, profile in enumerate(profiles):
+        assert np.array_equal(times[owner == k], profile.rises(lo - 1, hi))
+
+    candidates = data.draw(st.integers(min_value=1, max_value=6))
+    starts = np.array(
+        [
+            sorted(
+                data.draw(st.integers(min_value=lo, max_value=hi - 1)) for _ in range(candidates)
+            )
+            for _ in profiles
+        ],
+        dtype=np.int64,
+    )
+    length = data.draw(st.integers(min_value=1, max_value=hi - lo))
+    ends = np.minimum(starts + length, hi)
+    found = stack.window_min(starts, ends)
+    for k, profile in enumerate(profiles):
+        assert np.array_equal(found[:, k, :], profile.window_min(starts[k], ends[k]))

@@ -397,11 +397,8 @@ def _longest(site: _Site, start: int, dmin: int, dmax: int, step: int) -> int:
 
 
 def _problem(site: _Site, start: int, end: int) -> Problem:
-    free = [
-        profile.window_min_one(start - prep, end)
-        for profile, prep in zip(site.profiles, site.prep, strict=True)
-    ]
-    return Problem(site.items, free, site.groups)
+    frees = _window_mins(site, np.array([start], dtype=np.int64), end - start)
+    return Problem(site.items, [free[:, 0].tolist() for free in frees], site.groups)
 
 
 def _offer(choice: _Choice) -> Offer:

@@ -6,6 +6,7 @@ loaded: one indexed range query (GiST on pool, period).
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.utils import timezone
 
 from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
 from bookings.choices import LOAD_PHASES, Phase
-from bookings.domain.load_cache import load_cache
+from bookings.domain.load_cache import POOLS_STAMP, load_cache
 from bookings.models import Allocation
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND
 from resources.models import Dataset, Pool
@@ -84,44 +85,55 @@ def eligible_pools(*, site: str | None = None, kinds: Iterable[str] | None = Non
     return list(pools.prefetch_related("capacity_changes").order_by("site__slug", "slug"))
 
 
-# A digest of every row version of the tables the planning pools are built from: a row's
-# (id, xmin, ctid) changes with each insert, update and delete, including repeated updates
-# inside one transaction (the old version cannot be pruned while that transaction runs), so
-# an equal digest means the same pools, sites and capacity changes as this process saw.
-_POOLS_STAMP_SQL = """
-    SELECT md5(concat_ws('|',
-        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
-           FROM resources_pool),
-        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
-           FROM resources_site),
-        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
-           FROM resources_capacitychange)))
-"""
 _planning_cache: dict = {"stamp": None, "entries": {}, "engine": {}}
 
 
 def _pools_stamp() -> str:
     with connection.cursor() as cursor:
-        cursor.execute(_POOLS_STAMP_SQL)
+        cursor.execute(POOLS_STAMP)
         (stamp,) = cursor.fetchone()
     return stamp
 
 
-def _stamped_cache() -> dict:
-    """This process's pool cache, emptied if the pool, site or capacity rows changed."""
-    stamp = _pools_stamp()
+def _stamped_cache(stamp: str | None = None) -> dict:
+    """This process's pool cache, emptied if the pool, site or capacity rows changed (the
+    stamp is read now unless the caller just read it)."""
+    stamp = stamp or _pools_stamp()
     global _planning_cache
     if _planning_cache["stamp"] != stamp:
         _planning_cache = {"stamp": stamp, "entries": {}, "engine": {}}
     return _planning_cache
 
 
-def planning_pools(*, site: str | None = None, kinds: Iterable[str] | None = None):
+@dataclass(frozen=True)
+class PlanningSnapshot:
+    """What a plan starts from: the pools stamp, and whether the load copy was brought up to
+    date in the same statement (then `planning_load` reads it without a query)."""
+
+    stamp: str
+    load_copy: bool
+
+
+def planning_snapshot() -> PlanningSnapshot:
+    if settings.LOAD_CACHE:
+        stamp = load_cache.refresh(timezone.now())
+        if stamp is not None:
+            return PlanningSnapshot(stamp, load_copy=True)
+    return PlanningSnapshot(_pools_stamp(), load_copy=False)
+
+
+def planning_pools(
+    *,
+    site: str | None = None,
+    kinds: Iterable[str] | None = None,
+    snapshot: PlanningSnapshot | None = None,
+):
     """`eligible_pools` and their `engine_pools`, kept in this process while the digest of the
-    pool, site and capacity-change rows is unchanged: one tiny query instead of two queries,
-    32 model instances and 32 adapters per offer set. The stamp is read before the rows, so
-    rows read after a concurrent change are cached under the older stamp and never reused."""
-    cache = _stamped_cache()
+    pool, site and capacity-change rows is unchanged: no query (the stamp comes with the
+    snapshot) instead of two queries, 32 model instances and 32 adapters per offer set. The
+    stamp is read before the rows, so rows read after a concurrent change are cached under the
+    older stamp and never reused."""
+    cache = _stamped_cache(snapshot.stamp if snapshot else None)
     key = (site or None, None if kinds is None else frozenset(kinds))
     entry = cache["entries"].get(key)
     if entry is None:
@@ -169,11 +181,11 @@ def counting_allocations(
     return query
 
 
-def planning_load(*, pools: list[Pool], start: datetime, end: datetime):
-    """`engine_load` for the planner, from this process's copy of the load when it can answer
-    (bookings.domain.load_cache; settings.LOAD_CACHE switches it off)."""
-    if settings.LOAD_CACHE:
-        loads = load_cache.load(pools=pools, start=start, end=end, now=timezone.now())
+def planning_load(*, pools: list[Pool], start: datetime, end: datetime, snapshot: PlanningSnapshot):
+    """`engine_load` for the planner, from this process's copy of the load when the snapshot
+    brought it up to date and it can answer (bookings.domain.load_cache)."""
+    if snapshot.load_copy:
+        loads = load_cache.select(pools=pools, start=start, end=end, now=timezone.now())
         if loads is not None:
             return loads
     return engine_load(pools=pools, start=start, end=end)

@@ -61,9 +61,23 @@ _ALLOCATION = f"""
     {_micro("lower(a.period)")}, {_micro("upper(a.period)")}
 """
 _AMOUNTS = ", ".join(f"a.{d}" for d in DIMENSIONS)
-_STAMP = """
+# The digest of every row version of the tables planning pools are built from (pools, sites,
+# capacity changes): a row's (id, xmin, ctid) changes with each insert, update and delete, so
+# an equal digest means the same rows (bookings.domain.inventory caches the pools under it).
+# Read here too, in the same statement as the load's changes: one round trip per plan.
+POOLS_STAMP = """
+    SELECT md5(concat_ws('|',
+        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
+           FROM resources_pool),
+        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
+           FROM resources_site),
+        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
+           FROM resources_capacitychange)))
+"""
+_STAMP = f"""
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-           (SELECT generation FROM bookings_loadgeneration)
+           (SELECT generation FROM bookings_loadgeneration),
+           ({POOLS_STAMP})
 """
 # Everything that may count from `floor` on; the stamp first (its snapshot is the older one).
 _FULL = f"""
@@ -163,15 +177,28 @@ class LoadCache:
         self.where: dict = {}  # allocation id -> pool id
 
     def load(self, *, pools, start: datetime, end: datetime, now: datetime) -> list | None:
-        """The counting load of `pools` (model instances) over [start, end) at `now`, as
-        `inventory.engine_load` gives it but in columns (one `engine.PoolLoad` per pool with
-        load); None when the copy cannot answer (see the module)."""
+        """`refresh`, then `select`."""
+        if self.refresh(now) is None:
+            return None
+        return self.select(pools=pools, start=start, end=end, now=now)
+
+    def refresh(self, now: datetime) -> str | None:
+        """Bring the copy up to date with one query; returns the pools stamp (`POOLS_STAMP`)
+        read in the same statement, or None when the copy cannot be used (in a transaction)."""
         if connection.in_atomic_block:
             return None
         with self._lock:
-            self._refresh(now)
+            return self._refresh(now)
+
+    def select(self, *, pools, start: datetime, end: datetime, now: datetime) -> list | None:
+        """The counting load of `pools` (model instances) over [start, end) at `now`, as
+        `inventory.engine_load` gives it but in columns (one `engine.PoolLoad` per pool with
+        load), as of the last `refresh`; None when the copy cannot answer (see the module)."""
+        if connection.in_atomic_block:
+            return None
+        with self._lock:
             lo, hi, at = micro(start), micro(end), micro(now)
-            if lo < self.floor:
+            if self.generation is None or lo < self.floor:
                 return None
             result = []
             for pool in pools:
@@ -182,24 +209,24 @@ class LoadCache:
                         result.append(columns)
             return result
 
-    def _refresh(self, now: datetime) -> None:
+    def _refresh(self, now: datetime) -> str:
         with connection.cursor() as cursor:
             if self.generation is not None:
                 cursor.execute(_DELTA, {"since": self.since, "seen": sorted(self.seen)})
                 rows = cursor.fetchall()
-                since, generation = rows[0][:2]
+                since, generation, pools_stamp = rows[0][:3]
                 if generation == self.generation and micro(now) - self.floor < 2 * micro(KEEP):
-                    changed = [row[2:-1] for row in rows if row[2] is not None]
+                    changed = [row[3:-1] for row in rows if row[3] is not None]
                     self.since = since
                     self.seen = {x for x in self.seen if x >= since}
-                    self.seen.update(row[-1] for row in rows if row[2] is not None)
+                    self.seen.update(row[-1] for row in rows if row[3] is not None)
                     self.refreshes["delta"] += 1
                     self.refreshes["rows"] += len(changed)
                     self._apply(changed)
-                    return
+                    return pools_stamp
             self.clear()
             cursor.execute(_STAMP)
-            self.since, generation = cursor.fetchone()
+            self.since, generation, pools_stamp = cursor.fetchone()
             floor = micro(now - KEEP)
             cursor.execute(_FULL, {"floor": now - KEEP})
             rows = cursor.fetchall()
@@ -208,6 +235,7 @@ class LoadCache:
             self.refreshes["full"] += 1
             self.refreshes["rows"] += len(rows)
             self._apply(rows)
+            return pools_stamp
 
     def _apply(self, rows) -> None:
         for allocation_id, pool_id, lo, hi, expires, *amounts in rows:

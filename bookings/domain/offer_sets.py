@@ -16,6 +16,7 @@ from bookings.domain.inventory import (
     instant,
     planning_load,
     planning_pools,
+    planning_snapshot,
 )
 from bookings.domain.requests import request_normalise
 from bookings.domain.rows import insert_values
@@ -113,21 +114,22 @@ def plan(*, normalised: dict) -> engine.Answer:
     kinds = {c["kind"] for c in normalised["components"]}
     if normalised["datasets"]:
         kinds |= {PoolKind.STORAGE, PoolKind.DATA}
-    pools, epools = planning_pools(site=normalised["site"], kinds=kinds)
+    snapshot = planning_snapshot()
+    pools, epools = planning_pools(site=normalised["site"], kinds=kinds, snapshot=snapshot)
     datasets = engine_datasets(normalised["datasets"]) if normalised["datasets"] else []
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
     policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
     start = instant(request.start_earliest - lead)
     end = instant(request.start_latest + request.duration.max)
-    load = planning_load(pools=pools, start=start, end=end)
+    load = planning_load(pools=pools, start=start, end=end, snapshot=snapshot)
     answer = engine.find_offers(
         pools=epools, load=load, request=request, datasets=datasets, policy=policy
     )
     if answer.result == engine.NO:
         # The suggestions look past the window: give the engine the load they need.
         later = end + timedelta(seconds=policy.horizon_after_window)
-        load = planning_load(pools=pools, start=start, end=later)
+        load = planning_load(pools=pools, start=start, end=later, snapshot=snapshot)
         answer = engine.find_offers(
             pools=epools, load=load, request=request, datasets=datasets, policy=policy
         )

@@ -89,14 +89,22 @@ def load_details(lease: Lease) -> None:
     with their actors, in the lease's prefetch cache. What is already there is kept."""
     allocations_sql, allocation, pool, events_sql, event, actor = _details_queries()
     cache = lease.__dict__.setdefault("_prefetched_objects_cache", {})
-    with connection.cursor() as cursor:
-        for name, sql, columns, related, related_name in (
+    wanted = [
+        entry
+        for entry in (
             ("allocations", allocations_sql, allocation, pool, "pool"),
             ("events", events_sql, event, actor, "actor"),
-        ):
-            if name in cache:
-                continue
-            cursor.execute(sql, [lease.pk])
+        )
+        if entry[0] not in cache
+    ]
+    if not wanted:
+        return
+    with connection.cursor() as cursor:
+        # one round trip: the statements go together and come back as consecutive results
+        cursor.execute("; ".join(entry[1] for entry in wanted), [lease.pk] * len(wanted))
+        for n, (name, _, columns, related, related_name) in enumerate(wanted):
+            if n:
+                cursor.nextset()
             model = columns.model
             lease_field, related_field = (
                 model._meta.get_field("lease"),

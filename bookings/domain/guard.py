@@ -11,9 +11,20 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from bookings.domain.inventory import engine_load, engine_pools_cached, instant, pools_by_slug
+from bookings.domain.inventory import (
+    engine_load,
+    engine_loads,
+    engine_pools_cached,
+    instant,
+    load_params,
+    load_sql,
+    pools_by_slug,
+)
+from bookings.domain.load_cache import POOLS_STAMP
 from resources.models import Pool
 from scheduler import engine
+
+_LOCK_SQL = "SELECT id FROM resources_pool WHERE slug = ANY(%(slugs)s) ORDER BY id FOR UPDATE"
 
 
 def lock_pools(slugs: Iterable[str]) -> dict[str, Pool]:
@@ -23,14 +34,38 @@ def lock_pools(slugs: Iterable[str]) -> dict[str, Pool]:
     changes) come from this process's cache, validated by the stamp read after the lock."""
     slugs = sorted(set(slugs))
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM resources_pool WHERE slug = ANY(%s) ORDER BY id FOR UPDATE", [slugs]
-        )
+        cursor.execute(_LOCK_SQL, {"slugs": slugs})
     return pools_by_slug(slugs)
 
 
+_LOCKED_LOAD_SQL = f"{_LOCK_SQL}; {POOLS_STAMP};" + load_sql(
+    "unnest(%(slugs)s::text[]) AS s(slug) JOIN resources_pool p ON p.slug = s.slug"
+)
+
+
+def lock_offers(offers: list[engine.Offer]) -> tuple[dict[str, Pool], list[engine.Offer]]:
+    """`lock_pools` for the offers' pools, then `offers_still_fitting`, in one round trip: the
+    lock, the pools stamp and the load are three statements of one query string, which the
+    server runs in order, each with its own snapshot, so the stamp and the load are read after
+    the locks are granted, as two separate queries would read them."""
+    if not offers:
+        return {}, []
+    slugs = sorted({g.pool for o in offers for g in o.grants})
+    start = instant(min(g.start for o in offers for g in o.grants))
+    end = instant(max(g.end for o in offers for g in o.grants))
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCKED_LOAD_SQL, load_params(start=start, end=end, slugs=slugs))
+        cursor.nextset()
+        (stamp,) = cursor.fetchone()
+        cursor.nextset()
+        rows = cursor.fetchall()
+    pools = pools_by_slug(slugs, stamp=stamp)
+    load = engine_loads(rows, {pool.id: slug for slug, pool in pools.items()})
+    return pools, offers_still_fitting(offers=offers, pools=pools, load=load)
+
+
 def offers_still_fitting(
-    *, offers: list[engine.Offer], pools: dict[str, Pool], exclude_lease=None
+    *, offers: list[engine.Offer], pools: dict[str, Pool], exclude_lease=None, load=None
 ) -> list[engine.Offer]:
     """The offers that fit the load committed now; call with `pools` locked by `lock_pools`.
 
@@ -41,7 +76,8 @@ def offers_still_fitting(
         return []
     start = instant(min(g.start for o in offers for g in o.grants))
     end = instant(max(g.end for o in offers for g in o.grants))
-    load = engine_load(pools=pools.values(), start=start, end=end, exclude_lease=exclude_lease)
+    if load is None:
+        load = engine_load(pools=pools.values(), start=start, end=end, exclude_lease=exclude_lease)
     epools = engine_pools_cached(pools.values())
     return [
         o

@@ -144,10 +144,10 @@ def planning_pools(
     return entry
 
 
-def pools_by_slug(slugs: Iterable[str]) -> dict[str, Pool]:
+def pools_by_slug(slugs: Iterable[str], *, stamp: str | None = None) -> dict[str, Pool]:
     """The named pools, enabled or not, with their sites and capacity changes, from the same
-    stamped cache (read the stamp again after locking them to see the committed rows)."""
-    cache = _stamped_cache()
+    stamped cache (give the stamp read after locking them, to see the committed rows)."""
+    cache = _stamped_cache(stamp)
     every = cache["entries"].get("every")
     if every is None:
         pools = list(
@@ -199,17 +199,18 @@ def engine_load(*, pools: Iterable[Pool], start: datetime, end: datetime, exclud
     most of an offer set's time (bench/api.py)."""
     by_id = {p.id: p.slug for p in pools}
     with connection.cursor() as cursor:
-        cursor.execute(
-            _LOAD_SQL,
-            {
-                "pools": list(by_id),
-                "start": start,
-                "end": end,
-                "now": timezone.now(),
-                "exclude": exclude_lease,
-            },
-        )
+        params = load_params(start=start, end=end, exclude_lease=exclude_lease, pools=list(by_id))
+        cursor.execute(_LOAD_SQL, params)
         rows = cursor.fetchall()
+    return engine_loads(rows, by_id)
+
+
+def load_params(*, start: datetime, end: datetime, exclude_lease=None, **more) -> dict:
+    return {"start": start, "end": end, "now": timezone.now(), "exclude": exclude_lease, **more}
+
+
+def engine_loads(rows, slug_of: dict[int, str]) -> list:
+    """Rows of `load_sql` as engine loads."""
     # Most allocations share a few amount shapes: build each amounts mapping once (the engine
     # only reads them), which halves the Python time of a few thousand rows.
     shapes: dict[tuple, dict] = {}
@@ -219,26 +220,33 @@ def engine_load(*, pools: Iterable[Pool], start: datetime, end: datetime, exclud
         mapping = shapes.get(shape)
         if mapping is None:
             mapping = shapes[shape] = {d: v for d, v in zip(DIMENSIONS, shape, strict=True) if v}
-        loads.append(engine.Load(by_id[pool_id], lo, hi, mapping))
+        loads.append(engine.Load(slug_of[pool_id], lo, hi, mapping))
     return loads
 
 
-# One GiST probe on (pool, period) per pool: `pool_id = ANY(…)` cannot use the GiST index's
-# pool column, and the planner combined the period alone with the pool's B-tree (65k entries).
-_LOAD_SQL = f"""
+def load_sql(pools: str) -> str:
+    """The counting load (what `counting_allocations` selects) of the pools `pools` names (a
+    FROM item with an `id` column), as (pool id, epoch start, epoch end, amounts…) rows.
+
+    One GiST probe on (pool, period) per pool: `pool_id = ANY(…)` cannot use the GiST index's
+    pool column, and the planner combined the period alone with the pool's B-tree (65k
+    entries)."""
+    return f"""
     SELECT a.pool_id,
            floor(extract(epoch from lower(a.period)))::bigint,
            floor(extract(epoch from upper(a.period)))::bigint,
            {", ".join(f"a.{d}" for d in DIMENSIONS)}
-    FROM unnest(%(pools)s::bigint[]) AS p(id)
+    FROM {pools}
     JOIN bookings_allocation a
       ON a.pool_id = p.id AND a.period && tstzrange(%(start)s, %(end)s, '[)')
     JOIN bookings_lease l ON l.id = a.lease_id
-    WHERE true
-      AND l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
+    WHERE l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
       AND (l.phase <> '{Phase.OFFERED}' OR l.expires > %(now)s)
       AND (%(exclude)s::uuid IS NULL OR a.lease_id <> %(exclude)s::uuid)
 """
+
+
+_LOAD_SQL = load_sql("unnest(%(pools)s::bigint[]) AS p(id)")
 
 
 def engine_datasets(slugs: Iterable[str]) -> list:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.guard import lock_pools, offers_still_fitting
+from bookings.domain.guard import lock_offers
 from bookings.domain.inventory import (
     engine_datasets,
     epoch,
@@ -153,8 +153,7 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
     for attempt in range(PLAN_ATTEMPTS):
         answer = plan(normalised=normalised)
         with transaction.atomic():
-            pools = lock_pools(g.pool for o in answer.offers for g in o.grants)
-            kept = offers_still_fitting(offers=answer.offers, pools=pools)
+            pools, kept = lock_offers(list(answer.offers))
             if len(kept) == len(answer.offers) or attempt == PLAN_ATTEMPTS - 1:
                 return _write(
                     owner=owner,

@@ -53,7 +53,9 @@ Which path answers which request shape:
   a sparse-table query, evaluated at once for every candidate start: the window start and
   each instant some pool's free capacity rises, shifted by that pool's preparation time and
   rounded up to the step. Between two candidates windows only gain segments, so nothing
-  feasible is skipped.
+  feasible is skipped. The profiles of all pools of a kind are built in one pass
+  (``profile.build_profiles``) and queried side by side (``profile.Stack``): the work per
+  request grows with the breakpoints, not with a Python loop over the pools.
 - Feasibility at those candidates is decided exactly with array operations when, per pool
   kind, at most one group of identical replicas has several members and the other items
   have at most 64 placements: the single items are placed every possible way and the

@@ -186,10 +186,19 @@ def pool_dims(pool: Pool) -> tuple[str, ...]:
     return tuple(dims)
 
 
-def columns(pool: str, loads: Sequence[Load] | PoolLoad, dims: Iterable[str]) -> PoolLoad:
-    """``loads`` of one pool as a ``PoolLoad`` with (at least) the dimensions ``dims``."""
+def columns(
+    pool: str,
+    loads: Sequence[Load] | PoolLoad,
+    dims: Iterable[str],
+    lo: int | None = None,
+    hi: int | None = None,
+) -> PoolLoad:
+    """``loads`` of one pool as a ``PoolLoad`` with (at least) the dimensions ``dims``; a
+    list of ``Load``s keeps only those overlapping [lo, hi) if given (columns keep all)."""
     if isinstance(loads, PoolLoad):
         return loads
+    if lo is not None:
+        loads = [x for x in loads if x.start < hi and x.end > lo and x.start < x.end]
     count = len(loads)
     return PoolLoad(
         pool=pool,
@@ -217,7 +226,7 @@ def build_profile(
     of other dimensions; they are ignored. With ``clamp`` False, overloaded segments keep their
     negative free amount (for ``fits``).
     """
-    load = columns(pool.slug, loads, dims)
+    load = columns(pool.slug, loads, dims, lo, hi)
     live = (load.starts < hi) & (load.ends > lo) & (load.starts < load.ends)
     starts = np.maximum(load.starts[live], lo)
     ends = np.minimum(load.ends[live], hi)
@@ -268,7 +277,7 @@ def build_profiles(
     if count == 0:
         return []
     span = hi - lo + 1
-    parts = [columns(pool.slug, loads.get(pool.slug, ()), dims) for pool in pools]
+    parts = [columns(pool.slug, loads.get(pool.slug, ()), dims, lo, hi) for pool in pools]
     lengths = [len(part.starts) for part in parts]
     owner = np.repeat(np.arange(count, dtype=np.int64), lengths)
     starts = np.concatenate([part.starts for part in parts])

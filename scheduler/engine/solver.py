@@ -40,6 +40,8 @@ from .profile import FreeProfile, Stack, build_profiles, columns, sorted_unique
 EPSILON = 1e-9
 PLACEMENT_LIMIT = 64
 FIRST_BATCH = 64
+# Pools of one kind at a site from which their profiles are queried side by side (``_groups``).
+STACK_MIN_POOLS = 8
 DEFAULT_POLICY = Policy()
 
 
@@ -54,6 +56,8 @@ class _Site:
     items: list[Item]
     reports: list[tuple[str, ...]]
     profiles: list[FreeProfile] = field(default_factory=list)
+    # Stacks of its profiles (``_groups``), shared with its copies: `replace` passes it on.
+    stacks: dict = field(default_factory=dict, repr=False, compare=False)
 
     def with_items(self, items: list[Item], profiles: list[FreeProfile]) -> _Site:
         return replace(self, items=items, reports=[()] * len(items), profiles=profiles)
@@ -235,7 +239,15 @@ def _earliest(site: _Site, begin: int, latest: int, dmin: int, step: int) -> int
     if begin > latest:
         return None
     parts = [np.array([begin], dtype=np.int64)]
-    for members, stack in _stacks(site):
+    for members, stack in _groups(site):
+        if stack is None:
+            for p in members:
+                prep = site.prep[p]
+                rises = _ceil_array(
+                    site.profiles[p].rises(begin - prep, latest - prep) + prep, step
+                )
+                parts.append(rises[rises <= latest])
+            continue
         times, owner = stack.rises()
         moved = times + np.array([site.prep[p] for p in members], dtype=np.int64)[owner]
         rises = _ceil_array(moved[(moved > begin) & (moved <= latest)], step)
@@ -275,10 +287,14 @@ def _first_fit(site: _Site, starts: np.ndarray, dmin: int, skip: int) -> int | N
 
 def _window_mins(site: _Site, starts: np.ndarray, dmin: int) -> list[np.ndarray]:
     """Per pool of the site, the minimum free capacity over [start - its preparation, start +
-    dmin) for each of ``starts``: one stacked query per group of pools with the same
-    dimensions (``Stack``), instead of one query per pool."""
+    dmin) for each of ``starts``: one stacked query per large group of pools with the same
+    dimensions (``Stack``), one query per pool otherwise."""
     frees: list[np.ndarray | None] = [None] * len(site.profiles)
-    for members, stack in _stacks(site):
+    for members, stack in _groups(site):
+        if stack is None:
+            for p in members:
+                frees[p] = site.profiles[p].window_min(starts - site.prep[p], starts + dmin)
+            continue
         prep = np.array([site.prep[p] for p in members], dtype=np.int64)[:, None]
         lows = starts[None, :] - prep
         found = stack.window_min(lows, np.broadcast_to(starts + dmin, lows.shape))
@@ -287,20 +303,26 @@ def _window_mins(site: _Site, starts: np.ndarray, dmin: int) -> list[np.ndarray]
     return frees
 
 
-def _stacks(site: _Site) -> list[tuple[list[int], Stack]]:
-    """The site's profiles grouped by dimensions and stacked; rebuilt only for a group in
-    which some profile was replaced (blocked by an earlier offer) since the last call."""
-    cached = site.__dict__.setdefault("_stacks", {})
+def _groups(site: _Site) -> list[tuple[list[int], Stack | None]]:
+    """The site's pools grouped by the dimensions of their profiles, each group of at least
+    ``STACK_MIN_POOLS`` with its profiles stacked. A stack is built once per set of profiles
+    and shared by the site's copies (the planner's, the relaxed requests'); an offer that
+    blocks a pool's profile makes the next call stack the group again. Small groups query
+    their profiles one by one: each profile keeps its own sparse table, so blocking one pool
+    rebuilds one table, where a stack would rebuild them all."""
     groups: dict[tuple, list[int]] = {}
     for p, profile in enumerate(site.profiles):
         groups.setdefault(profile.dims, []).append(p)
     result = []
-    for dims, members in groups.items():
-        profiles = [site.profiles[p] for p in members]
-        entry = cached.get(dims)
-        if entry is None or any(a is not b for a, b in zip(entry.profiles, profiles, strict=True)):
-            entry = cached[dims] = Stack(profiles)
-        result.append((members, entry))
+    for members in groups.values():
+        stack = None
+        if len(members) >= STACK_MIN_POOLS:
+            profiles = tuple(site.profiles[p] for p in members)
+            key = tuple(map(id, profiles))  # the stack holds them: the ids stay theirs
+            stack = site.stacks.get(key)
+            if stack is None:
+                stack = site.stacks[key] = Stack(profiles)
+        result.append((members, stack))
     return result
 
 
@@ -554,7 +576,7 @@ def _by_pool(
     sites: list[_Site], load: Sequence[Load | PoolLoad], lo: int, hi: int
 ) -> dict[str, list[Load] | PoolLoad]:
     """The load on each pool the request may use that overlaps [lo, hi): a list of ``Load``s,
-    or one ``PoolLoad`` where the caller gave columns (several for a pool are joined)."""
+    or one ``PoolLoad`` where the caller gave columns (joined with any ``Load``s)."""
     wanted: dict[str, list] = {pool.slug: [] for site in sites for pool in site.pools}
     get = wanted.get
     columnar: dict[str, list[PoolLoad]] = {}
@@ -567,25 +589,26 @@ def _by_pool(
         elif item.start < hi and item.end > lo:
             bucket.append(item)
     for slug, parts in columnar.items():
-        dims = set().union(*(part.amounts for part in parts))
         if wanted[slug]:
-            parts.append(columns(slug, wanted[slug], dims))
-        if len(parts) == 1:
-            wanted[slug] = parts[0]
-            continue
-        empty = np.zeros(0, dtype=np.int64)
-        wanted[slug] = PoolLoad(
-            pool=slug,
-            starts=np.concatenate([part.starts for part in parts]),
-            ends=np.concatenate([part.ends for part in parts]),
-            amounts={
-                dim: np.concatenate(
-                    [part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts] or [empty]
-                )
-                for dim in dims
-            },
-        )
+            names = set().union(*(part.amounts for part in parts))
+            parts = [*parts, columns(slug, wanted[slug], names)]
+        wanted[slug] = parts[0] if len(parts) == 1 else _joined(slug, parts)
     return wanted
+
+
+def _joined(slug: str, parts: list[PoolLoad]) -> PoolLoad:
+    names = set().union(*(part.amounts for part in parts))
+    return PoolLoad(
+        pool=slug,
+        starts=np.concatenate([part.starts for part in parts]),
+        ends=np.concatenate([part.ends for part in parts]),
+        amounts={
+            dim: np.concatenate(
+                [part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts]
+            )
+            for dim in names
+        },
+    )
 
 
 def _profiles(

@@ -422,3 +422,26 @@ def test_columns_give_the_same_answer_as_loads(instance, split):
         policy=policy,
     )
     assert answer == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_stacked_queries_answer_as_per_pool_ones(instance):
+    """With every group of pools stacked (``STACK_MIN_POOLS`` = 1; the instances here have
+    fewer pools than the default threshold), the answers are exactly those of the per-pool
+    queries, and so keep every property checked above."""
+    from scheduler.engine import solver
+
+    pools, loads, request, datasets, policy = instance
+    expected = find_offers(
+        pools=pools, load=loads, request=request, datasets=datasets, policy=policy
+    )
+    default = solver.STACK_MIN_POOLS
+    solver.STACK_MIN_POOLS = 1
+    try:
+        answer = find_offers(
+            pools=pools, load=loads, request=request, datasets=datasets, policy=policy
+        )
+    finally:
+        solver.STACK_MIN_POOLS = default
+    assert answer == expected

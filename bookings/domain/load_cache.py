@@ -9,7 +9,8 @@ changed (bench/api.py measures what it pays; DESIGN §4 asks for that before cac
   it or changed its lease's phase or hold expiry (`load_xid`);
 - each refresh remembers the oldest transaction still running when it read
   (`pg_snapshot_xmin`): any later change was made by that transaction or a newer one, so the
-  next refresh asks for `load_xid >= it` and misses nothing, whatever the commit order;
+  next refresh asks for `load_xid >= it` and misses nothing, whatever the commit order
+  (minus the transactions it has read already: all of a transaction's rows appear at once);
 - deleting or truncating allocations leaves no row to find: the trigger then changes the one
   `bookings_loadgeneration` uuid, and every process starts again from scratch;
 - a hold counts until it expires: rows keep their expiry and the selection checks it.
@@ -163,6 +164,8 @@ class _PoolLoads:
 
 
 class LoadCache:
+    """The copy: rows per pool, and where the next refresh starts (see the module)."""
+
     def __init__(self):
         self._lock = threading.Lock()
         self.refreshes = {"full": 0, "delta": 0, "rows": 0}

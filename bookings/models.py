@@ -2,7 +2,9 @@
 
 An `Allocation` is what consumes capacity: an amount per dimension on one pool over a
 `tstzrange`, GiST-indexed on (pool, period) so the booking guard can load the overlapping
-load of a window with one indexed range query.
+load of a window with one indexed range query. The database also keeps a `load_xid` column
+on it and the triggers that set it (migration 0005, not a model field: Django never writes
+it), from which each process keeps its copy of the load current (bookings.domain.load_cache).
 """
 
 import hashlib

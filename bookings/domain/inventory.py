@@ -18,6 +18,7 @@ from django.utils import timezone
 from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
 from bookings.choices import LOAD_PHASES, Phase
 from bookings.domain.load_cache import POOLS_STAMP, load_cache
+from bookings.domain.queries import phases_sql
 from bookings.models import Allocation
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND
 from resources.models import Dataset, Pool
@@ -240,7 +241,7 @@ def load_sql(pools: str) -> str:
     JOIN bookings_allocation a
       ON a.pool_id = p.id AND a.period && tstzrange(%(start)s, %(end)s, '[)')
     JOIN bookings_lease l ON l.id = a.lease_id
-    WHERE l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
+    WHERE l.phase IN ({phases_sql(LOAD_PHASES)})
       AND (l.phase <> '{Phase.OFFERED}' OR l.expires > %(now)s)
       AND (%(exclude)s::uuid IS NULL OR a.lease_id <> %(exclude)s::uuid)
 """

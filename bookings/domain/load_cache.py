@@ -29,6 +29,7 @@ import numpy as np
 from django.db import connection
 
 from bookings.choices import LOAD_PHASES, Phase
+from bookings.domain.queries import phases_sql
 from resources.choices import DIMENSIONS
 from scheduler import engine
 
@@ -54,7 +55,7 @@ def _micro(column: str) -> str:
 
 _COUNTS_UNTIL = f"""
     CASE WHEN l.phase = '{Phase.OFFERED}' THEN {_micro("l.expires")}
-         WHEN l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES - {Phase.OFFERED}))})
+         WHEN l.phase IN ({phases_sql(LOAD_PHASES - {Phase.OFFERED})})
          THEN {FOREVER} END
 """
 _ALLOCATION = f"""
@@ -85,7 +86,7 @@ _FULL = f"""
     SELECT {_ALLOCATION}, {_COUNTS_UNTIL}, {_AMOUNTS}
     FROM bookings_allocation a JOIN bookings_lease l ON l.id = a.lease_id
     WHERE upper(a.period) > %(floor)s
-      AND l.phase IN ({", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))})
+      AND l.phase IN ({phases_sql(LOAD_PHASES)})
 """
 # What changed since `since`, with the stamp of this read, in one statement (one snapshot).
 # `seen`: the transactions whose rows an earlier read returned. A transaction's rows all

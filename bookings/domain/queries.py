@@ -5,7 +5,13 @@ from django.db import connection
 from bookings.choices import LOAD_PHASES, Phase
 from resources.choices import DIMENSIONS
 
-_LOAD_PHASES_SQL = ", ".join(f"'{p}'" for p in sorted(LOAD_PHASES))
+
+def phases_sql(phases) -> str:
+    """Phases as the items of an SQL `IN (…)` list (they are our own constants, not input)."""
+    return ", ".join(f"'{p}'" for p in sorted(phases))
+
+
+_LOAD_PHASES_SQL = phases_sql(LOAD_PHASES)
 
 
 def counting_allocations_sql() -> str:

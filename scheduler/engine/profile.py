@@ -226,39 +226,10 @@ def build_profile(
     of other dimensions; they are ignored. With ``clamp`` False, overloaded segments keep their
     negative free amount (for ``fits``).
     """
-    load = columns(pool.slug, loads, dims, lo, hi)
-    live = (load.starts < hi) & (load.ends > lo) & (load.starts < load.ends)
-    starts = np.maximum(load.starts[live], lo)
-    ends = np.minimum(load.ends[live], hi)
-    bounds = [lo, hi]
-    for change in pool.changes:
-        bounds.extend(t for t in (change.start, change.end) if t is not None and lo < t < hi)
-    times = sorted_unique(np.concatenate((np.array(bounds, dtype=np.int64), starts, ends)))
-    n = len(times) - 1
-    capacity = np.array([[pool.base.get(dim, 0)] for dim in dims], dtype=np.int64).repeat(n, axis=1)
-    for change in pool.changes:
-        first = int(np.searchsorted(times, max(change.start, lo)))
-        stop = n if change.end is None else int(np.searchsorted(times, min(change.end, hi)))
-        for j, dim in enumerate(dims):
-            if dim in change.capacity and first < stop:
-                capacity[j, first:stop] = change.capacity[dim]
-    free = capacity
-    if len(starts):
-        first = np.searchsorted(times, starts)
-        stop = np.searchsorted(times, ends)
-        for j, dim in enumerate(dims):
-            column = load.amounts.get(dim)
-            if column is None:
-                continue
-            # float64 weights are exact for integer sums below 2**53
-            amounts = column[live].astype(np.float64)
-            if not amounts.any():
-                continue
-            delta = np.bincount(first, amounts, n + 1) - np.bincount(stop, amounts, n + 1)
-            free[j] -= np.cumsum(delta[:n]).round().astype(np.int64)
-    if clamp:
-        np.maximum(free, 0, out=free)
-    return _merged(times, free, dims)
+    (profile,) = build_profiles(
+        pools=[pool], loads={pool.slug: loads}, lo=lo, hi=hi, dims=dims, clamp=clamp
+    )
+    return profile
 
 
 def build_profiles(
@@ -268,11 +239,12 @@ def build_profiles(
     lo: int,
     hi: int,
     dims: tuple[str, ...],
+    clamp: bool = True,
 ) -> list[FreeProfile]:
-    """``build_profile`` for several pools with the same dimensions at once: the same
-    profiles, from one pass of array operations over all their breakpoints (each pool's times
-    are offset by its index times the span, so one sort orders them all) instead of a few
-    dozen numpy calls per pool."""
+    """``build_profile`` for several pools with the same dimensions at once, with one pass of
+    array operations over all their breakpoints (each pool's times are offset by its index
+    times the span, so one sort orders them all) instead of a few dozen numpy calls per
+    pool. Adjacent equal segments are merged."""
     count = len(pools)
     if count == 0:
         return []
@@ -329,7 +301,8 @@ def build_profiles(
             # each pool's loads end by its last breakpoint: the running sum is 0 between pools
             delta = np.bincount(first, amounts, n + 1) - np.bincount(stop, amounts, n + 1)
             free[j] -= np.cumsum(delta[:n]).round().astype(np.int64)
-    np.maximum(free, 0, out=free)
+    if clamp:
+        np.maximum(free, 0, out=free)
     # a segment starts each pool or differs from the one before; none spans two pools
     keep = np.ones(n, dtype=bool)
     keep[1:] = np.any(free[:, 1:] != free[:, :-1], axis=0) | (pool_of[1:] != pool_of[:-1])

@@ -1,5 +1,6 @@
-"""build_profiles (all pools of a kind in one pass of array operations) gives exactly the
-profiles build_profile gives pool by pool."""
+"""build_profiles (all pools of a kind in one pass of array operations; build_profile is it
+for one pool) against an instant-by-instant brute force, and Stack against the per-profile
+queries."""
 
 import numpy as np
 import pytest
@@ -52,16 +53,42 @@ def pools_and_loads(draw):
     return pools, loads, lo, hi
 
 
+def capacity_at(pool, dim, t):
+    value = pool.base.get(dim, 0)
+    for change in pool.changes:  # in start order: a later change wins
+        if dim in change.capacity and change.start <= t and (change.end is None or t < change.end):
+            value = change.capacity[dim]
+    return value
+
+
+def free_at(pool, loads, dim, t, clamp):
+    used = sum(x.amounts.get(dim, 0) for x in loads if x.start <= t < x.end)
+    free = capacity_at(pool, dim, t) - used
+    return max(free, 0) if clamp else free
+
+
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pools_and_loads())
-def test_all_at_once_equals_one_by_one(case):
+@given(pools_and_loads(), st.booleans())
+def test_profiles_equal_the_brute_force_at_every_instant(case, clamp):
+    """Every integer instant of [lo, hi) has the free amount of its segment; segments are
+    merged (neighbours differ) and cover [lo, hi) exactly."""
     pools, loads, lo, hi = case
     by_pool = {p.slug: [load for load in loads if load.pool == p.slug] for p in pools}
-    together = build_profiles(pools=pools, loads=by_pool, lo=lo, hi=hi, dims=DIMS)
-    for pool, profile in zip(pools, together, strict=True):
-        alone = build_profile(pool=pool, loads=by_pool[pool.slug], lo=lo, hi=hi, dims=DIMS)
-        assert np.array_equal(profile.times, alone.times)
-        assert np.array_equal(profile.free, alone.free)
+    profiles = build_profiles(pools=pools, loads=by_pool, lo=lo, hi=hi, dims=DIMS, clamp=clamp)
+    for pool, profile in zip(pools, profiles, strict=True):
+        times = profile.times.tolist()
+        assert times[0] == lo and times[-1] == hi and times == sorted(set(times))
+        for k in range(len(times) - 1):
+            for t in range(times[k], times[k + 1]):
+                expected = [free_at(pool, by_pool[pool.slug], d, t, clamp) for d in DIMS]
+                assert profile.free[:, k].tolist() == expected, (pool.slug, t)
+            if k:
+                assert profile.free[:, k].tolist() != profile.free[:, k - 1].tolist()
+        alone = build_profile(
+            pool=pool, loads=by_pool[pool.slug], lo=lo, hi=hi, dims=DIMS, clamp=clamp
+        )
+        assert np.array_equal(alone.times, profile.times)
+        assert np.array_equal(alone.free, profile.free)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -22,7 +22,7 @@ from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools, offer_fits
 from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
 from bookings.domain.requests import parse_instant
-from bookings.domain.rows import Columns, table
+from bookings.domain.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
 from resources.models import Site
 from scheduler import engine
@@ -227,8 +227,16 @@ def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
     events = []
     leases = []
     for lease, to, message, fields in transitions:
-        # The values of the event's columns (_EVENT_COLUMNS); its time as auto_now_add sets it.
-        events.append((lease.pk, timezone.now(), lease.phase, to, actor_kind, _pk(actor), message))
+        events.append(
+            LeaseEvent(
+                lease=lease,
+                from_phase=lease.phase,
+                to_phase=to,
+                actor_kind=actor_kind,
+                actor=actor,
+                message=message,
+            )
+        )
         lease.phase = to
         for name, value in fields.items():
             setattr(lease, name, value)
@@ -239,17 +247,10 @@ def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
     _update_rows(leases, sorted(changed), events=events)
 
 
-def _pk(instance):
-    return None if instance is None else instance.pk
-
-
-_EVENT_COLUMNS = ("lease", "time", "from_phase", "to_phase", "actor_kind", "actor", "message")
-
-
 def _update_rows(leases: list[Lease], names: list[str], *, events=()) -> None:
     """Write the fields `names` of `leases` with one UPDATE … FROM (VALUES …): what
     `bulk_update` does with one CASE per field and row, at a fraction of its Python time.
-    `events` (tuples of the values of _EVENT_COLUMNS) are inserted by the same statement."""
+    `events` (LeaseEvents) are inserted by the same statement."""
     fields = [Lease._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     columns = [quote(f.column) for f in fields]
@@ -266,19 +267,9 @@ def _update_rows(leases: list[Lease], names: list[str], *, events=()) -> None:
     )
     if events:
         # One round trip for both: the UPDATE as a data-modifying WITH of the INSERT.
-        event_fields = [LeaseEvent._meta.get_field(name) for name in _EVENT_COLUMNS]
-        event_row = "(" + ", ".join(["%s"] * len(event_fields)) + ")"
-        sql = (
-            f"WITH changed AS ({sql})"
-            f" INSERT INTO {quote(LeaseEvent._meta.db_table)}"
-            f" ({', '.join(quote(f.column) for f in event_fields)})"
-            f" VALUES {', '.join([event_row] * len(events))}"
-        )
-        for event in events:
-            params.extend(
-                f.get_db_prep_save(value, connection)
-                for f, value in zip(event_fields, event, strict=True)
-            )
+        insert, insert_params = insert_values(LeaseEvent, events)
+        sql = f"WITH changed AS ({sql}) {insert}"
+        params += insert_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

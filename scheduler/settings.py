@@ -213,3 +213,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- Policy limits on one request (bookings/domain/policy.py reads them at call time) ---
+# ISO 8601 durations or seconds: a lease's longest length, how far ahead it may start, how far
+# ahead a start window may reach and an extension may end.
+BOOKING_MAX_DURATION = os.environ.get("BOOKING_MAX_DURATION", "P14D")
+BOOKING_MAX_LEAD = os.environ.get("BOOKING_MAX_LEAD", "P90D")
+BOOKING_MAX_END = os.environ.get("BOOKING_MAX_END", "P90D")
+# Offers one user may hold at once (live, unaccepted).
+OFFER_HOLDS_PER_USER = env_int("OFFER_HOLDS_PER_USER", 20)

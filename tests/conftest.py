@@ -19,3 +19,12 @@ def staff(db):
     return get_user_model().objects.create_user(
         "operator", password="operator-pass", is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture(autouse=True)
+def far_horizon(settings):
+    """The shared test data is pinned to fixed days in 2030 (so bodies compare exactly), past
+    the default 90-day horizon: every test plans with a 10-year one. Tests of the policy
+    limits (tests/bookings/test_policy.py) set the limits they test."""
+    settings.BOOKING_MAX_LEAD = "P3660D"
+    settings.BOOKING_MAX_END = "P3660D"

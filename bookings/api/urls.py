@@ -20,6 +20,11 @@ urlpatterns = [
     ),
     path("v1/offer-sets/", views.OfferSetCreate.as_view(), name="offer-set-create"),
     path("v1/offer-sets/<uuid:id>/", views.OfferSetDetail.as_view(), name="offer-set-detail"),
+    path(
+        "v1/offer-sets/<uuid:id>/decline",
+        views.OfferSetDecline.as_view(),
+        name="offer-set-decline",
+    ),
     path("v1/leases/", views.LeaseList.as_view(), name="lease-list"),
     path("v1/leases/<uuid:id>/", views.LeaseDetail.as_view(), name="lease-detail"),
     path("v1/leases/<uuid:id>/accept", views.LeaseAccept.as_view(), name="lease-accept"),

@@ -40,7 +40,7 @@ from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.lifecycle import lease_release_early
-from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import parse_instant
 from bookings.domain.rows import Columns, table
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
@@ -230,6 +230,19 @@ class OfferSetCreate(ProblemAPIView):
 class OfferSetDetail(ProblemAPIView):
     @extend_schema(responses={200: OfferSetSerializer, **problems(404)})
     def get(self, request, id):
+        offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
+        return Response(OfferSetSerializer(offer_set).data)
+
+
+class OfferSetDecline(ProblemAPIView):
+    @extend_schema(
+        summary="Decline the set: release every offer of it not yet accepted, at once",
+        request=None,
+        responses={200: OfferSetSerializer, **problems(404)},
+    )
+    def post(self, request, id):
+        offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
+        offer_set_decline(offer_set=offer_set, user=request.user)
         offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
         return Response(OfferSetSerializer(offer_set).data)
 

@@ -7,7 +7,7 @@ extending) re-check it under the pool locks.
 """
 
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
+from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools, offer_fits
 from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
@@ -349,6 +350,22 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
                 errors=[FieldError("end", "must be after the start and now")],
             )
         old_end = lease.end
+        if end == old_end:
+            return lease  # nothing changes: no event, no new version
+        longest = min(lease.start + timedelta(seconds=policy.max_duration()), policy.horizon(now))
+        if end > max(longest, old_end):
+            raise DomainError(
+                f"The lease may end at {_iso(longest)} at the latest.",
+                errors=[
+                    FieldError(
+                        "end",
+                        f"may be at most {_iso(longest)}: a lease lasts at most"
+                        f" {policy.words(policy.max_duration())} and ends at most"
+                        f" {policy.words(policy.limit_seconds('BOOKING_MAX_END'))} ahead",
+                    )
+                ],
+                extra={"latest_end": _iso(longest)},
+            )
         if end > old_end:
             offer = _as_offer(lease)
             extension = engine.Offer(

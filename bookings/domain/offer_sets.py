@@ -1,5 +1,6 @@
 """`offer_set_create`: ask the engine, then hold its offers under the guard (DESIGN §4)."""
 
+import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -8,6 +9,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
 from bookings.choices import ActorKind, OfferSetResult, Phase
+from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_offers
 from bookings.domain.inventory import (
@@ -18,6 +20,7 @@ from bookings.domain.inventory import (
     planning_pools,
     planning_snapshot,
 )
+from bookings.domain.leases import _transition_all
 from bookings.domain.requests import request_normalise
 from bookings.domain.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
@@ -108,6 +111,117 @@ def _check_references(normalised: dict) -> None:
         raise DomainError("The request is not valid.", errors=errors)
 
 
+# What makes two requests "the same shape": everything but their name, window and offer count.
+_NOT_SHAPE = ("name", "start", "max_offers")
+
+
+def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
+    """Holds must not hoard (README "Holds"). A new request of the same shape as one the owner
+    still holds offers for supersedes it: those offers are declined first, so the owner's own
+    holds never push the new answer later. Then `OFFER_HOLDS_PER_USER` caps the owner's live
+    holds: 409 when none are left, fewer offers (and a message saying so) when some are.
+    Returns the messages for the new set."""
+    shape = {k: v for k, v in normalised.items() if k not in _NOT_SHAPE}
+    removed = " - ".join(f"'{k}'" for k in _NOT_SHAPE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.id, l.expires, (o.request - {removed}) = %s::jsonb"
+            f" FROM {Lease._meta.db_table} l JOIN {OfferSet._meta.db_table} o"
+            " ON o.id = l.offer_set_id"
+            " WHERE l.owner_id = %s AND l.phase = %s AND l.expires > %s",
+            [json.dumps(shape), owner.pk, Phase.OFFERED, timezone.now()],
+        )
+        holds = cursor.fetchall()
+    superseded = [lease_id for lease_id, _expires, same in holds if same]
+    if superseded:
+        leases_decline(
+            lease_ids=superseded,
+            actor=actor,
+            message="declined: superseded by a new request of the same shape",
+        )
+    kept = sorted(expires for _id, expires, same in holds if not same)
+    cap = policy.holds_per_user()
+    room = cap - len(kept)
+    if room <= 0:
+        raise DomainError(
+            f"You already hold {len(kept)} offers, the most one user may hold at once"
+            f" ({cap}): accept or decline some first; the first lapses at {_iso(kept[0])}.",
+            status=409,
+            code="too-many-holds",
+            errors=[FieldError("max_offers", f"no more offers may be held (at most {cap})")],
+            extra={"holds": len(kept), "limit": cap, "next_lapse": _iso(kept[0])},
+        )
+    if room < normalised["max_offers"]:
+        normalised["max_offers"] = room
+        return [
+            {
+                "kind": "holds",
+                "path": "max_offers",
+                "message": f"{room} offers at most: you already hold {len(kept)} of the {cap}"
+                " one user may hold at once.",
+            }
+        ]
+    return []
+
+
+def leases_decline(*, lease_ids, actor, message: str) -> int:
+    """Reject those of `lease_ids` that are still unaccepted offers, with an event each; the
+    others (accepted, lapsed and swept, declined meanwhile) are left as they are."""
+    with transaction.atomic():
+        leases = list(
+            Lease.objects.select_for_update()
+            .filter(id__in=list(lease_ids), phase=Phase.OFFERED)
+            .order_by("id")
+        )
+        if leases:
+            _transition_all(
+                [(lease, Phase.REJECTED, message, {}) for lease in leases],
+                actor_kind=ActorKind.USER,
+                actor=actor,
+            )
+    return len(leases)
+
+
+def offer_set_decline(*, offer_set: OfferSet, user) -> int:
+    """Release every unaccepted offer of `offer_set` at once (the web's "decline these
+    offers", `POST /api/v1/offer-sets/{id}/decline`); how many were released. The caller
+    has checked that `user` may see the set."""
+    offers = Lease.objects.filter(offer_set=offer_set, phase=Phase.OFFERED)
+    ids = list(offers.values_list("id", flat=True))
+    return leases_decline(lease_ids=ids, actor=user, message="declined by the owner")
+
+
+def _largest(epools) -> dict[tuple[str, str], int]:
+    """(kind, dimension) → the most any one pool of that kind ever has (base or a change)."""
+    largest: dict[tuple[str, str], int] = {}
+    for pool in epools:
+        for capacity in (pool.base, *(c.capacity for c in pool.changes)):
+            for dim, value in capacity.items():
+                key = (pool.kind, dim)
+                largest[key] = max(largest.get(key, 0), value)
+    return largest
+
+
+def _check_amounts(normalised: dict, epools) -> None:
+    """Policy: no replica asks for more than the largest enabled pool of its kind has (every
+    replica must fit inside one pool, so more can never be granted)."""
+    largest = _largest(epools)
+    errors = []
+    for i, component in enumerate(normalised["components"]):
+        for dim, amount in component["amounts"].items():
+            most = largest.get((component["kind"], dim), 0)
+            if amount["min"] > most:
+                errors.append(
+                    FieldError(
+                        f"components[{i}].amounts.{dim}",
+                        f"{amount['min']} is more than any {component['kind']} pool has"
+                        f" (the largest has {most} {dim})",
+                    )
+                )
+    if errors:
+        raise DomainError("The request asks for more than any pool has.", errors=errors)
+
+
 def plan(*, normalised: dict) -> engine.Answer:
     """Run the engine on the current load (no locks held)."""
     request = engine_request(normalised)
@@ -116,6 +230,8 @@ def plan(*, normalised: dict) -> engine.Answer:
         kinds |= {PoolKind.STORAGE, PoolKind.DATA}
     snapshot = planning_snapshot()
     pools, epools = planning_pools(site=normalised["site"], kinds=kinds, snapshot=snapshot)
+    everywhere = planning_pools(kinds=kinds, snapshot=snapshot)[1] if normalised["site"] else epools
+    _check_amounts(normalised, everywhere)
     datasets = engine_datasets(normalised["datasets"]) if normalised["datasets"] else []
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
     policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
@@ -150,6 +266,7 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
     now = now or timezone.now()
     normalised = request_normalise(data=data, now=now)
     _check_references(normalised)
+    notes = _make_room_for_holds(owner=owner, normalised=normalised, actor=client or owner)
     for attempt in range(PLAN_ATTEMPTS):
         answer = plan(normalised=normalised)
         with transaction.atomic():
@@ -162,16 +279,20 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
                     answer=answer,
                     offers=kept,
                     pools=pools,
+                    notes=notes,
                 )
     raise AssertionError("unreachable")
 
 
-def _write(*, owner, client, normalised, answer, offers, pools) -> OfferSet:
+def _write(*, owner, client, normalised, answer, offers, pools, notes=()) -> OfferSet:
     now = timezone.now()
     expires = now + timedelta(seconds=settings.OFFER_HOLD_SECONDS)
     messages = [
-        {"kind": r.kind, "path": _reason_path(r, normalised), "message": r.message}
-        for r in answer.reasons
+        *notes,
+        *(
+            {"kind": r.kind, "path": _reason_path(r, normalised), "message": r.message}
+            for r in answer.reasons
+        ),
     ]
     if answer.offers and not offers:
         messages.append(

@@ -6,19 +6,20 @@ cores.min``) in one DomainError, so a client can fix them all at once. The norma
 ``replicas``, the duration in seconds and the start window as two instants.
 """
 
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from dateutil.parser import isoparser
 from django.conf import settings
 
+from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.isotime import duration_seconds, iso, parse_duration, parse_instant
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 
+# parse_duration and parse_instant are read from here by the interfaces.
+__all__ = ["parse_duration", "parse_instant", "request_normalise", "shown"]
+
 DEFAULT_WINDOW = timedelta(days=7)
-MAX_WINDOW = timedelta(days=366)
-MAX_DURATION = timedelta(days=90)
 MAX_REPLICAS = 256
 MAX_COMPONENTS = 32
 _REQUEST_KEYS = {
@@ -32,32 +33,18 @@ _REQUEST_KEYS = {
     "executable",
 }
 _COMPONENT_KEYS = {"name", "kind", "replicas", "amounts"}
-_DURATION = re.compile(
-    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
-)
 
 
-def parse_duration(value: Any) -> timedelta | None:
-    """An ISO 8601 duration without years or months (their length varies): P1DT2H, PT90M…"""
-    if not isinstance(value, str):
-        return None
-    match = _DURATION.match(value.strip().upper())
-    if not match:
-        return None
-    parts = {k: int(v) for k, v in match.groupdict().items() if v}
-    return timedelta(**parts)
-
-
-def parse_instant(value: Any) -> datetime | None:
-    """A strict ISO 8601 date-time with a zone (dateutil's isoparse), in UTC; else None."""
-    if not isinstance(value, str):
-        return None
+def shown(value: Any, limit: int = 60) -> str:
+    """`repr(value)` for an error message, cut short: never the whole of a huge input (a
+    5000-digit int cannot even be turned into a string)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"a number of about {int(value.bit_length() * 0.30103)} digits"
     try:
-        parsed = isoparser().isoparse(value.strip())
-        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
-    except (ValueError, OverflowError):
-        return None
+        text = repr(value)
+    except ValueError:
+        return f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Errors:
@@ -77,7 +64,7 @@ def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
         low = high = value
     elif isinstance(value, dict):
         unknown = set(value) - {"min", "max"}
-        for key in sorted(unknown):
+        for key in sorted(map(str, unknown)):
             errors.add(f"{path}.{key}", "is not a known key (min, max)")
         if "min" not in value:
             errors.add(f"{path}.min", "is required")
@@ -91,32 +78,39 @@ def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
         errors.add(path, "must be a whole number or {min, max}")
         return None
     if low < 0:
-        errors.add(path, f"{low} is negative")
+        errors.add(path, f"{shown(low)} is negative")
         return None
     if high < low:
-        errors.add(f"{path}.max", f"{high} is less than min {low}")
+        errors.add(f"{path}.max", f"{shown(high)} is less than min {shown(low)}")
         return None
-    return {"min": low, "max": high}
+    if low > policy.MAX_AMOUNT:
+        errors.add(path, f"{shown(low)} is more than any pool has")
+        return None
+    # A maximum above any pool asks for "as much as there is": the same as the widest column.
+    return {"min": low, "max": min(high, policy.MAX_AMOUNT)}
 
 
 def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
+    limit = policy.max_duration()
+
     def seconds(v: Any, p: str) -> int | None:
-        if _whole(v) and v > 0:
-            return v
-        parsed = parse_duration(v)
-        if parsed is None:
-            errors.add(p, f"{v!r} is not an ISO 8601 duration such as PT9H or P1DT6H")
-            return None
-        if parsed <= timedelta(0):
+        if _whole(v):
+            parsed = v  # seconds, as a number
+        else:
+            parsed = duration_seconds(v)
+            if parsed is None:
+                errors.add(p, f"{shown(v)} is not an ISO 8601 duration such as PT9H or P1DT6H")
+                return None
+        if parsed <= 0:
             errors.add(p, "must be longer than zero")
             return None
-        if parsed > MAX_DURATION:
-            errors.add(p, f"must be at most {MAX_DURATION.days} days")
+        if parsed > limit:
+            errors.add(p, f"must be at most {policy.words(limit)} (a lease's longest)")
             return None
-        return int(parsed.total_seconds())
+        return parsed
 
     if isinstance(value, dict):
-        for key in sorted(set(value) - {"min", "max"}):
+        for key in sorted(map(str, set(value) - {"min", "max"})):
             errors.add(f"{path}.{key}", "is not a known key (min, max)")
         if "min" not in value:
             errors.add(f"{path}.min", "is required")
@@ -134,35 +128,47 @@ def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
 
 
 def _window(value: Any, path: str, now: datetime, errors: _Errors) -> tuple | None:
+    """The start window `(a, b)`; refused past the policy's lead (a) and horizon (b), and
+    checked against them before any arithmetic, so a far date cannot overflow."""
     if value is None:
-        return now, now + DEFAULT_WINDOW
-    if not isinstance(value, str) or "/" not in value:
-        instant = parse_instant(value)
-        if instant is None:
+        start, end = now, now + DEFAULT_WINDOW
+    elif not isinstance(value, str) or "/" not in value:
+        start = end = parse_instant(value)
+        if start is None:
             errors.add(path, "must be an ISO 8601 interval (a/b or a/duration) or an instant")
             return None
-        return instant, instant
-    first, second = value.split("/", 1)
-    start = parse_instant(first)
-    if start is None:
-        errors.add(path, f"{first!r} is not an ISO 8601 date-time with a time zone")
-        return None
-    if second.strip().upper().startswith("P"):
-        length = parse_duration(second)
-        if length is None:
-            errors.add(path, f"{second!r} is not an ISO 8601 duration")
-            return None
-        end = start + length
     else:
-        end = parse_instant(second)
-        if end is None:
-            errors.add(path, f"{second!r} is not an ISO 8601 date-time with a time zone")
+        first, second = value.split("/", 1)
+        start = parse_instant(first)
+        if start is None:
+            errors.add(path, f"{shown(first)} is not an ISO 8601 date-time with a time zone")
             return None
+        if second.strip().upper().startswith("P"):
+            length = duration_seconds(second)
+            if length is None:
+                errors.add(path, f"{shown(second)} is not an ISO 8601 duration")
+                return None
+            end = None if length > policy.limit_seconds("BOOKING_MAX_END") else length
+        else:
+            end = parse_instant(second)
+            if end is None:
+                errors.add(path, f"{shown(second)} is not an ISO 8601 date-time with a time zone")
+                return None
+    latest_start, horizon = policy.latest_start(now), policy.horizon(now)
+    if start > latest_start:
+        ahead = policy.words(policy.limit_seconds("BOOKING_MAX_LEAD"))
+        errors.add(
+            path, f"a lease may start at most {ahead} ahead, by {iso(latest_start)} at the latest"
+        )
+        return None
+    if isinstance(end, int):
+        end = start + timedelta(seconds=end)
+    if end is None or end > horizon:
+        ahead = policy.words(policy.limit_seconds("BOOKING_MAX_END"))
+        errors.add(path, f"the window may reach at most {ahead} ahead, to {iso(horizon)}")
+        return None
     if end < start:
         errors.add(path, "the interval ends before it starts")
-        return None
-    if end - start > MAX_WINDOW:
-        errors.add(path, f"the window may be at most {MAX_WINDOW.days} days long")
         return None
     return start, end
 
@@ -174,7 +180,7 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
         raise DomainError(
             "The request must be a JSON object.", errors=[FieldError("", "not an object")]
         )
-    for key in sorted(set(data) - _REQUEST_KEYS):
+    for key in sorted(map(str, set(data) - _REQUEST_KEYS)):
         errors.add(key, "is not a known field")
     name = data.get("name") or ""
     if not isinstance(name, str) or len(name) > 200:
@@ -195,18 +201,18 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
         if not isinstance(raw, dict):
             errors.add(path, "must be an object")
             continue
-        for key in sorted(set(raw) - _COMPONENT_KEYS):
+        for key in sorted(map(str, set(raw) - _COMPONENT_KEYS)):
             errors.add(f"{path}.{key}", "is not a known field")
         cname = raw.get("name", f"component-{i}")
         if not isinstance(cname, str) or not cname or len(cname) > 100:
             errors.add(f"{path}.name", "must be a non-empty string of at most 100 characters")
             continue
         if cname in seen:
-            errors.add(f"{path}.name", f"{cname!r} is used by another component")
+            errors.add(f"{path}.name", f"{shown(cname)} is used by another component")
         seen.add(cname)
         kind = raw.get("kind", PoolKind.COMPUTE)
         if kind not in PoolKind.values:
-            errors.add(f"{path}.kind", f"{kind!r} is not one of {', '.join(PoolKind.values)}")
+            errors.add(f"{path}.kind", f"{shown(kind)} is not one of {', '.join(PoolKind.values)}")
             continue
         replicas = raw.get("replicas", 1)
         if not _whole(replicas) or not 1 <= replicas <= MAX_REPLICAS:
@@ -220,7 +226,9 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
         for dim, value in raw_amounts.items():
             if dim not in DIMENSIONS_BY_KIND[kind]:
                 known = ", ".join(DIMENSIONS_BY_KIND[kind])
-                errors.add(f"{path}.amounts.{dim}", f"a {kind} component has no {dim!r} ({known})")
+                errors.add(
+                    f"{path}.amounts.{dim}", f"a {kind} component has no {shown(dim)} ({known})"
+                )
                 continue
             amount = _amount(value, f"{path}.amounts.{dim}", errors)
             if amount is not None:
@@ -261,11 +269,7 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
         "datasets": sorted(set(datasets)),
         "site": site,
         "duration": duration,
-        "start": {"earliest": _iso(max(start, now)), "latest": _iso(max(latest, now))},
+        "start": {"earliest": iso(max(start, now)), "latest": iso(max(latest, now))},
         "max_offers": max_offers,
         "executable": executable,
     }
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -80,7 +80,9 @@ def test_reading_an_offer_set_shows_its_offers_current_phases(api, capacity):
 
 
 def test_no_answer_gives_reasons_and_suggestions(api, capacity):
-    request = worker_request(components=[{"name": "workers", "amounts": {"cores": 100}}])
+    # The whole pool for 13 h cannot start 08:00-12:00: the 20:00-22:00 maintenance is in the way.
+    workers = [{"name": "workers", "amounts": {"cores": 52}}]
+    request = worker_request(components=workers, duration="PT13H")
     response = api.post("/api/v1/offer-sets/", request, format="json")
     assert response.status_code == 201
     body = response.json()
@@ -89,18 +91,30 @@ def test_no_answer_gives_reasons_and_suggestions(api, capacity):
         {
             "kind": "insufficient-capacity",
             "path": "components[0].amounts.cores",
-            "message": "workers: no compute pool has 100 cores free for 2 h in the window, "
+            "message": "workers: no compute pool has 52 cores free for 13 h in the window, "
             "even with nothing booked",
         }
     ]
     # The wording of suggestions is the engine's; what the API owes is their shape.
-    suggestion = body["suggestions"][0]
-    assert (suggestion["kind"], suggestion["offer"]["start"]) == (
-        "fewer-resources",
-        f"{DAY}T08:00:00Z",
+    assert [(s["kind"], s["offer"]["start"], s["offer"]["end"]) for s in body["suggestions"]] == [
+        ("shorter-duration", f"{DAY}T08:00:00Z", f"{DAY}T20:00:00Z"),
+        ("later-start", f"{DAY}T22:00:00Z", "2030-01-08T11:00:00Z"),
+    ]
+    assert body["suggestions"][0]["request"]["duration"] == {"min": 43200, "max": 43200}
+
+
+def test_more_than_any_pool_has_is_refused_naming_the_largest(api, capacity):
+    request = worker_request(components=[{"name": "workers", "amounts": {"cores": 100}}])
+    response = api.post("/api/v1/offer-sets/", request, format="json")
+    assert response.status_code == 400
+    message = "100 is more than any compute pool has (the largest has 52 cores)"
+    assert response.json() == problem(
+        400,
+        "invalid",
+        "The request asks for more than any pool has.",
+        f"components[0].amounts.cores: {message}",
+        errors=[("components[0].amounts.cores", message)],
     )
-    assert suggestion["offer"]["allocations"][0]["amounts"] == {"cores": 52}
-    assert suggestion["request"]["components"][0]["amounts"]["cores"]["max"] == 100
 
 
 def test_every_bad_field_is_named(api, capacity):

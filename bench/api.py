@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -73,6 +74,7 @@ def create_database(admin_url: str) -> None:
 
 def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
+    os.environ["OFFER_HOLDS_PER_USER"] = server_env(url)["OFFER_HOLDS_PER_USER"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler.settings")
     import django
 
@@ -208,6 +210,8 @@ def server_env(url: str) -> dict:
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "OFFER_SET_THROTTLE": "1000000/min",
+        # One platform account holds every client's offers: lift the per-user cap.
+        "OFFER_HOLDS_PER_USER": "1000000",
         "LOG_LEVEL": "ERROR",
     }
 
@@ -248,6 +252,9 @@ def wait_for_server(key: str) -> None:
     sys.exit("gunicorn did not answer within 60 s")
 
 
+JOB_NUMBERS = itertools.count()
+
+
 def requests_for(rng: random.Random, now: datetime, count: int) -> list[dict]:
     result = []
     for _ in range(count):
@@ -255,7 +262,8 @@ def requests_for(rng: random.Random, now: datetime, count: int) -> list[dict]:
         start = start.replace(minute=0, second=0, microsecond=0)
         result.append(
             {
-                "name": "bench",
+                # Each a job of its own: one of the same name would supersede the last.
+                "name": f"bench-{next(JOB_NUMBERS)}",
                 "components": [{"name": "job", "amounts": {"cores": 16, "memory_gib": 32}}],
                 "duration": "PT2H",
                 "start": f"{start:%Y-%m-%dT%H:%M:%SZ}/P1D",

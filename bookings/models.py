@@ -100,6 +100,12 @@ class Lease(models.Model):
                 condition=Q(next_action_at__isnull=False),
             ),
             models.Index(fields=["owner", "start"]),
+            # A user's live holds, counted and superseded before every offer set.
+            models.Index(
+                fields=["owner", "expires"],
+                name="lease_holds_idx",
+                condition=Q(phase="OFFERED"),
+            ),
             models.Index(fields=["phase", "start"]),
             # The counting-load join (bookings.domain.inventory) reads phase and expiry of
             # the live leases from this index alone: a hash join over the ~10k live leases

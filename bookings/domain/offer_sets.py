@@ -111,8 +111,9 @@ def _check_references(normalised: dict) -> None:
         raise DomainError("The request is not valid.", errors=errors)
 
 
-# What makes two requests "the same shape": everything but their name, window and offer count.
-_NOT_SHAPE = ("name", "start", "max_offers")
+# Two requests are the same job asked again when all but their window and offer count agree
+# (the name included: a platform booking many jobs through one account names each).
+_NOT_SHAPE = ("start", "max_offers")
 
 
 def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
@@ -123,33 +124,33 @@ def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
     Returns the messages for the new set."""
     shape = {k: v for k, v in normalised.items() if k not in _NOT_SHAPE}
     removed = " - ".join(f"'{k}'" for k in _NOT_SHAPE)
+    same = f"(o.request - {removed}) = %s::jsonb"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT l.id, l.expires, (o.request - {removed}) = %s::jsonb"
+            f"SELECT array_agg(l.id) FILTER (WHERE {same}),"
+            f" count(*) FILTER (WHERE NOT {same}), min(l.expires) FILTER (WHERE NOT {same})"
             f" FROM {Lease._meta.db_table} l JOIN {OfferSet._meta.db_table} o"
             " ON o.id = l.offer_set_id"
             " WHERE l.owner_id = %s AND l.phase = %s AND l.expires > %s",
-            [json.dumps(shape), owner.pk, Phase.OFFERED, timezone.now()],
+            [json.dumps(shape)] * 3 + [owner.pk, Phase.OFFERED, timezone.now()],
         )
-        holds = cursor.fetchall()
-    superseded = [lease_id for lease_id, _expires, same in holds if same]
+        superseded, held, next_lapse = cursor.fetchone()
     if superseded:
         leases_decline(
             lease_ids=superseded,
             actor=actor,
             message="declined: superseded by a new request of the same shape",
         )
-    kept = sorted(expires for _id, expires, same in holds if not same)
     cap = policy.holds_per_user()
-    room = cap - len(kept)
+    room = cap - held
     if room <= 0:
         raise DomainError(
-            f"You already hold {len(kept)} offers, the most one user may hold at once"
-            f" ({cap}): accept or decline some first; the first lapses at {_iso(kept[0])}.",
+            f"You already hold {held} offers, the most one user may hold at once"
+            f" ({cap}): accept or decline some first; the first lapses at {_iso(next_lapse)}.",
             status=409,
             code="too-many-holds",
             errors=[FieldError("max_offers", f"no more offers may be held (at most {cap})")],
-            extra={"holds": len(kept), "limit": cap, "next_lapse": _iso(kept[0])},
+            extra={"holds": held, "limit": cap, "next_lapse": _iso(next_lapse)},
         )
     if room < normalised["max_offers"]:
         normalised["max_offers"] = room
@@ -157,7 +158,7 @@ def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
             {
                 "kind": "holds",
                 "path": "max_offers",
-                "message": f"{room} offers at most: you already hold {len(kept)} of the {cap}"
+                "message": f"{room} offers at most: you already hold {held} of the {cap}"
                 " one user may hold at once.",
             }
         ]

@@ -62,16 +62,19 @@ def test_a_new_request_of_the_same_shape_supersedes_the_older_holds(api, capacit
     whole = [{"name": "workers", "amounts": {"cores": 52, "memory_gib": 86}}]
     first = offer_set(api, components=whole, max_offers=1)
     assert first["offers"][0]["start"] == f"{DAY}T08:00:00Z"
-    # Same shape (another name, window and count): not pushed later by the user's own hold.
-    second = offer_set(api, components=whole, max_offers=2, name="again")
+    # The same job (another window and count): not pushed later by the user's own hold.
+    window = f"{DAY}T08:00:00Z/{DAY}T13:00:00Z"
+    second = offer_set(api, components=whole, max_offers=2, start=window)
     assert [o["start"] for o in second["offers"]] == [f"{DAY}T08:00:00Z", f"{DAY}T10:00:00Z"]
     assert phases(first) == ["REJECTED"]
     event = LeaseEvent.objects.filter(lease_id=first["offers"][0]["id"]).latest("id")
     assert event.message == "declined: superseded by a new request of the same shape"
-    # Another shape is another question: both are held.
+    # Another shape or another name is another job: both are held.
     half = offer_set(api, components=[{"name": "workers", "amounts": {"cores": 1}}])
+    named = offer_set(api, components=[{"name": "workers", "amounts": {"cores": 1}}], name="b")
     assert phases(second) == ["OFFERED", "OFFERED"]
     assert phases(half) == ["OFFERED"]  # 12:00, after the two whole-pool holds
+    assert phases(named) == ["OFFERED"]
 
 
 def test_the_holds_of_one_user_are_capped(api, other_api, capacity, settings):

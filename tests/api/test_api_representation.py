@@ -42,7 +42,8 @@ def test_the_json_by_hand_is_the_fields_json(api, user, capacity, zone):
     lease.connectors = [{"kind": "ssh", "host": "edi-1", "port": 22}, None]
     lease.save()
     LeaseEvent.objects.create(lease=lease, actor_kind=ActorKind.SYSTEM, message="a tick")
-    no = offer_set(api, user, components=[{"name": "workers", "amounts": {"cores": 100}}])
+    whole = [{"name": "workers", "amounts": {"cores": 52}}]
+    no = offer_set(api, user, components=whole, duration="PT13H")  # maintenance in the way
     assert no.messages and no.suggestions
     with timezone.override(zone):
         lease = Lease.objects.select_related("site").get(id=first)  # without prefetching

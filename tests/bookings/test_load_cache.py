@@ -2,6 +2,7 @@
 after every kind of write: offer sets, accepts, rejects, cancels, extends, lapsing holds,
 deletions, raw SQL updates, truncation; and it stays cheap while a long transaction runs."""
 
+import itertools
 from collections import Counter
 from datetime import timedelta
 
@@ -45,12 +46,16 @@ def pools(db):
     return list(Pool.objects.select_related("site").order_by("slug"))
 
 
+_jobs = itertools.count()
+
+
 def request(hours_ahead: int, cores: int = 8, offers: int = 2) -> dict:
+    """A job of its own each time (the same job asked again would supersede its holds)."""
     start = (timezone.now() + timedelta(hours=hours_ahead)).replace(
         minute=0, second=0, microsecond=0
     )
     return {
-        "name": "job",
+        "name": f"job-{next(_jobs)}",
         "components": [{"name": "job", "amounts": {"cores": cores, "memory_gib": 16}}],
         "duration": "PT2H",
         "start": f"{start:%Y-%m-%dT%H:%M:%SZ}/PT6H",

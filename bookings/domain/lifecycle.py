@@ -40,10 +40,11 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Q
 from django.utils import timezone
 
-from adapters import AllocationSpec, LeaseSpec, get_adapter
+from adapters import AllocationSpec, LeaseSpec, UnknownAdapterError, get_adapter
 from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import (
+    lease_accepted_fields,
     lease_check_version,
     lease_for_user,
     lease_transition,
@@ -148,6 +149,25 @@ def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease
             end=now,
             next_action_at=now,
         )
+
+
+def lease_loaded_fields(
+    *, phase: str, preparation_start: datetime, end: datetime, now: datetime
+) -> dict:
+    """The life-cycle fields of a lease written in `phase` from outside the life cycle (a
+    capacity file): due when a lease that reached that phase here would be, so the tick moves
+    it on. ACCEPTED is scheduled exactly as `lease_accept` does; a loaded lease has no claim
+    and no failed attempts."""
+    fields = {"claimed_until": None, "attempts": 0, "next_action_at": None}
+    if phase == Phase.ACCEPTED:
+        fields.update(lease_accepted_fields(now=now))
+    elif phase == Phase.WAITING:
+        fields["next_action_at"] = preparation_start
+    elif phase in (Phase.PREPARING, Phase.RELEASING):
+        fields["next_action_at"] = now
+    elif phase in (Phase.AVAILABLE, Phase.RUNNING):
+        fields["next_action_at"] = end
+    return fields
 
 
 def lease_specs(lease: Lease) -> list[tuple[str, LeaseSpec]]:
@@ -347,7 +367,18 @@ def _failed(*, lease_id, kind: str, error: Exception) -> Step | None:
             settings.LEASE_RETRY_MAX_SECONDS,
         )
         what = f"{kind} failed (attempt {lease.attempts}): {error}"
-        if kind == RELEASE:
+        if kind == RELEASE and isinstance(error, UnknownAdapterError):
+            # Nothing was ever provisioned through an adapter that does not exist, and no
+            # retry can release through it: the lease ends here, saying so.
+            lease.next_action_at = None
+            what = f"release failed: {error}; not retried (fix the pool's adapter)"
+            if lease.phase in ENDED_PHASES:
+                _note(lease, what)
+            else:
+                lease_transition(
+                    lease=lease, to=Phase.FAILED, actor_kind=ActorKind.WORKER, message=what
+                )
+        elif kind == RELEASE:
             # Never give up on a release: nothing may outlive its lease.
             lease.next_action_at = now + timedelta(seconds=delay)
             if last and lease.phase == Phase.RELEASING:
@@ -400,7 +431,8 @@ def _prepare(specs: list[tuple[str, LeaseSpec]]) -> list[dict]:
 
 
 def _release(specs: list[tuple[str, LeaseSpec]]) -> None:
-    """Release on every adapter, even when one fails; then raise the first failure."""
+    """Release on every adapter, even when one fails; then raise the first failure that a
+    retry can mend, else the first (an unknown adapter: nothing to retry)."""
     errors = []
     for name, spec in specs:
         try:
@@ -408,7 +440,7 @@ def _release(specs: list[tuple[str, LeaseSpec]]) -> None:
         except Exception as error:  # the other adapters' resources must still go
             errors.append(error)
     if errors:
-        raise errors[0]
+        raise next((e for e in errors if not isinstance(e, UnknownAdapterError)), errors[0])
 
 
 WORK: dict[str, Callable] = {RESERVE: _reserve, PREPARE: _prepare, RELEASE: _release}

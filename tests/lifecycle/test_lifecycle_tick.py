@@ -3,7 +3,9 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 
 from bookings.choices import Phase
 from bookings.domain.lifecycle import (
@@ -11,6 +13,7 @@ from bookings.domain.lifecycle import (
     RELEASE,
     RESERVE,
     Step,
+    _lock_key,
     lease_prepare_run,
     lease_release_run,
     lease_reserve_run,
@@ -171,3 +174,26 @@ def test_a_lease_on_a_pool_with_an_unknown_adapter_ends_failed_instead_of_retryi
         " not retried (fix the pool's adapter)"
     )
     assert leases_tick(now=now + timedelta(days=1)).steps == []
+
+
+def test_a_running_claim_is_taken_over_at_the_next_tick_once_its_worker_is_gone(pool, user):
+    lease = lease_in(pool, user, Phase.PREPARING, due=NOW)
+    # A worker mid-prepare: its claim is far from lapsing and its own session holds the run lock.
+    Lease.objects.filter(id=lease.id).update(
+        claimed_until=NOW + seconds(30), claimed_by="host-a:4242"
+    )
+    s = connection.settings_dict
+    worker = psycopg.connect(
+        host=s["HOST"], port=s["PORT"], user=s["USER"], password=s["PASSWORD"], dbname=s["NAME"]
+    )
+    worker.execute("SELECT pg_advisory_lock(%s)", [_lock_key(lease.id)])
+
+    alive = leases_tick(now=NOW + seconds(1))
+    worker.close()  # the process died: PostgreSQL drops its session and its locks
+    gone = leases_tick(now=NOW + seconds(2))
+
+    assert alive.steps == []
+    assert gone.steps == [Step(PREPARE, lease.id, None)]
+    fresh = Lease.objects.get(id=lease.id)
+    assert fresh.claimed_by == ""
+    assert fresh.events.last().message == "prepare: its worker host-a:4242 is gone; taken over"

@@ -85,10 +85,10 @@ def test_a_worker_killed_mid_prepare_and_mid_release_leaves_nothing_behind(clust
         lease.id: [m for m in lease.events.values_list("message", flat=True) if "worker" in m]
         for lease in done
     }
-    assert taken_over(stopped[victim.id]) == ["prepare"]
+    assert "prepare" in taken_over(stopped[victim.id])  # the same lease may be victim2 too
     # The release may have been killed while still queued: then its claim lapsed instead.
     lapsed = "release: its worker stopped reporting; enqueued again"
-    assert taken_over(stopped[victim2.id]) == ["release"] or lapsed in stopped[victim2.id]
+    assert "release" in taken_over(stopped[victim2.id]) or lapsed in stopped[victim2.id]
 
 
 def taken_over(messages):

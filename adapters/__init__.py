@@ -32,13 +32,22 @@ _ADAPTERS: dict[str, Callable[[Mapping[str, Any] | None], Adapter]] = {
 ADAPTER_NAMES: tuple[str, ...] = tuple(_ADAPTERS)
 
 
+class UnknownAdapterError(AdapterError):
+    """No adapter of that name is registered: no retry can help, and nothing was ever
+    provisioned through it."""
+
+    def __init__(self, name: str) -> None:
+        known = ", ".join(ADAPTER_NAMES)
+        super().__init__(f"unknown adapter {name!r}; known: {known}", retryable=False)
+        self.adapter = name
+
+
 def get_adapter(name: str, settings: Mapping[str, Any] | None = None) -> Adapter:
     """The adapter called `name`, configured with `settings` (a pool's adapter settings)."""
     try:
         factory = _ADAPTERS[name]
     except KeyError:
-        known = ", ".join(ADAPTER_NAMES)
-        raise AdapterError(f"unknown adapter {name!r}; known: {known}", retryable=False) from None
+        raise UnknownAdapterError(name) from None
     return factory(settings)
 
 
@@ -53,5 +62,6 @@ __all__ = [
     "AdapterError",
     "AllocationSpec",
     "LeaseSpec",
+    "UnknownAdapterError",
     "get_adapter",
 ]

@@ -80,6 +80,11 @@ class Lease(models.Model):
     claimed_until = models.DateTimeField(
         null=True, blank=True, help_text="A worker owns the current step until then."
     )
+    claimed_by = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The worker running the current step (host:pid); empty while it is queued.",
+    )
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="Failed tries of the current step."
     )

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from resources.forms import PoolForm
 from resources.models import CapacityChange, Dataset, DatasetReplica, Pool, Site, Template
 
 
@@ -26,6 +27,7 @@ class SiteAdmin(admin.ModelAdmin):
 
 @admin.register(Pool)
 class PoolAdmin(admin.ModelAdmin):
+    form = PoolForm
     list_display = ["slug", "site", "kind", "capacity_summary", "adapter", "enabled"]
     list_filter = ["site", "kind", "adapter", "enabled"]
     search_fields = ["slug", "description", "site__slug", "site__name"]

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND, PoolKind
+from resources.validators import validate_adapter_name
 
 
 def validate_timezone(value: str) -> None:
@@ -60,7 +61,9 @@ class Pool(Dimensions):
     slug = models.SlugField(unique=True)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="pools")
     kind = models.CharField(max_length=16, choices=PoolKind.choices)
-    adapter = models.CharField(max_length=64, default="simulated")
+    adapter = models.CharField(
+        max_length=64, default="simulated", validators=[validate_adapter_name]
+    )
     adapter_settings = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     description = models.TextField(blank=True)

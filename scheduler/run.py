@@ -3,8 +3,13 @@
 Starts the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set, migrates,
 seeds the demo, then runs the web server, a Celery worker and Celery beat. A process that
 dies is started again (a Celery worker exits when Redis restarts under it), unless it keeps
-dying, which stops the run. Ctrl-C (or SIGTERM) stops all three and then the embedded
-services this run started, so nothing of ours is left running; the data stays under .data/.
+dying, which stops the run. SIGINT (Ctrl-C) and SIGTERM alike stop all three and then the
+embedded services this run started, so nothing of ours is left running; the data stays under
+.data/. The handlers are installed explicitly: a background job of a non-interactive shell
+(`make run &` in a script) starts with SIGINT ignored, and Python would keep ignoring it.
+
+Quiet by default: Celery logs at LOG_LEVEL (default WARNING, as settings.LOGGING) without its
+banner, so the URL and the demo logins stay on the screen; LOG_LEVEL=INFO shows every tick.
 """
 
 import os
@@ -26,14 +31,15 @@ def _manage(*args: str, env: dict) -> None:
 
 
 def _commands(port: str) -> dict[str, list[str]]:
-    celery = [PY, "-m", "celery", "-A", "scheduler.celery"]
+    level = os.environ.get("LOG_LEVEL", "WARNING").upper()
+    celery = [PY, "-m", "celery", "-A", "scheduler.celery", "--quiet"]
     return {
         "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
         "worker": [
             *celery,
             "worker",
             "--loglevel",
-            "INFO",
+            level,
             "--concurrency",
             "2",
             "--hostname",
@@ -43,7 +49,7 @@ def _commands(port: str) -> dict[str, list[str]]:
             *celery,
             "beat",
             "--loglevel",
-            "INFO",
+            level,
             "--schedule",
             str(embedded.DATA / "celerybeat-schedule"),
         ],
@@ -88,15 +94,25 @@ def _stop_all(children: dict) -> None:
 
 def main() -> int:
     port = os.environ.get("PORT", "8000")
+    # A signal while the embedded services start is kept and acted on once they are up (an
+    # interrupt inside embedded.up would leave a server running that nobody stops).
+    requested: list[int] = []
+    armed = False
+
+    def stop(signum, _frame):
+        requested.append(signum)
+        if armed:
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
     urls, stops = embedded.up()
     env = {**os.environ, **urls}
     children: dict[str, subprocess.Popen] = {}
-
-    def stop(*_):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
     try:
+        armed = True
+        if requested:
+            raise KeyboardInterrupt
         _manage("migrate", "--no-input", "-v", "0", env=env)
         _manage("seed_demo", env=env)
         embedded.DATA.mkdir(exist_ok=True)
@@ -114,7 +130,8 @@ def main() -> int:
         print(f"run: {' '.join(exc.cmd[1:3])} failed (exit {exc.returncode})", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup
         _stop_all(children)
         for stop_service in reversed(stops):
             stop_service()

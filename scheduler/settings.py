@@ -6,12 +6,14 @@
 started by ``scheduler.embedded`` are used (their addresses are kept under ``.data/``).
 """
 
+import logging
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from scheduler.embedded import DATA, embedded_urls
 
@@ -207,11 +209,17 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"PhaseEnum": "bookings.choices.Phase"},
 }
 
+# Quiet by default (the lease tick runs every few seconds); LOG_LEVEL=INFO for its lines.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "WARNING").upper()
+if not isinstance(logging.getLevelName(LOG_LEVEL), int):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={LOG_LEVEL!r} is not a level (DEBUG, INFO, WARNING, ERROR, CRITICAL)"
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 # --- Policy limits on one request (bookings/domain/policy.py reads them at call time) ---

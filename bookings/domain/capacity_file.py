@@ -16,14 +16,17 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.lifecycle import lease_loaded_fields
 from bookings.domain.queries import pools_over_capacity
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND, PoolKind
 from resources.models import CapacityChange, Dataset, DatasetReplica, Pool, Site, Template
+from resources.validators import adapter_name_problem
 
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 _SECTIONS = ("sites", "pools", "capacity_changes", "datasets", "templates", "leases")
@@ -180,6 +183,9 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
             check.fail(f"{path}.kind", f"{kind!r} is not one of {', '.join(PoolKind.values)}")
             kind = None
         capacity = check.amounts(entry["capacity"], f"{path}.capacity", kind)
+        adapter = entry.get("adapter", "simulated")
+        if problem := adapter_name_problem(adapter):
+            check.fail(f"{path}.adapter", problem)
         settings = entry.get("adapter_settings", {})
         if not isinstance(settings, dict):
             check.fail(f"{path}.adapter_settings", "must be an object")
@@ -189,7 +195,7 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
                 defaults={
                     "site": site,
                     "kind": kind,
-                    "adapter": entry.get("adapter", "simulated"),
+                    "adapter": adapter,
                     "adapter_settings": settings,
                     "enabled": bool(entry.get("enabled", True)),
                     "description": entry.get("description", ""),
@@ -341,6 +347,9 @@ def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) 
         "end": end,
         "preparation_start": prep,
         "expires": expires,
+        **lease_loaded_fields(
+            phase=entry["phase"], preparation_start=prep, end=end, now=timezone.now()
+        ),
     }
     if lease_id:
         lease, created = Lease.objects.update_or_create(id=lease_id, defaults=fields)

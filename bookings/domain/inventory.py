@@ -15,7 +15,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Q
 from django.utils import timezone
 
-from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
+from adapters import ADAPTER_NAMES, AdapterError, AllocationSpec, LeaseSpec, get_adapter
 from bookings.choices import LOAD_PHASES, Phase
 from bookings.domain.load_cache import POOLS_STAMP, load_cache
 from bookings.domain.queries import phases_sql
@@ -138,7 +138,8 @@ def planning_pools(
     key = (site or None, None if kinds is None else frozenset(kinds))
     entry = cache["entries"].get(key)
     if entry is None:
-        pools = eligible_pools(site=site, kinds=kinds)
+        # A pool whose adapter the registry lacks (a legacy row) could never be provisioned.
+        pools = [p for p in eligible_pools(site=site, kinds=kinds) if p.adapter in ADAPTER_NAMES]
         epools = engine_pools(pools)
         cache["engine"].update((pool.id, epool) for pool, epool in zip(pools, epools, strict=True))
         entry = cache["entries"][key] = (pools, epools)

@@ -115,6 +115,13 @@ def _as_offer(lease: Lease, *, start: datetime | None = None) -> engine.Offer:
     )
 
 
+def lease_accepted_fields(*, now: datetime) -> dict:
+    """What accepting sets besides the phase: the hold is over, and the lease is due now (the
+    tick reserves it at once — slurm books ahead — then it waits). A lease loaded as ACCEPTED
+    (load_capacity, seed_demo) gets the same, through lifecycle.lease_loaded_fields."""
+    return {"expires": None, "next_action_at": now}
+
+
 def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
     """Accept an offer; its siblings are rejected. A lapsed hold is re-checked: 409 if taken."""
     try:
@@ -145,8 +152,7 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
                 message = "accepted after its hold lapsed; capacity re-checked"
             # The accept and the rejection of the open siblings: one UPDATE, one INSERT.
             transitions = [
-                # Due now: the tick reserves it at once (slurm books ahead), then it waits.
-                (lease, Phase.ACCEPTED, message, {"expires": None, "next_action_at": now}),
+                (lease, Phase.ACCEPTED, message, lease_accepted_fields(now=now)),
                 *(
                     (sibling, Phase.REJECTED, "another offer of its set was accepted", {})
                     for sibling in siblings

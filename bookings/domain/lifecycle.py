@@ -9,12 +9,19 @@ message costs one claim period, and no far-future ETA exists). A finished step c
 hands back the next one when it is due within a tick, so a lease moves on without waiting for
 the next tick.
 
-Claims. `claimed_until` says a worker owns the lease's current step; it is extended by a
-heartbeat while an adapter call runs. A worker killed mid-step stops beating, its claim lapses
-and the tick enqueues the step again (with an event); adapters are idempotent and keyed by the
-lease uuid, so the retry finishes the work without provisioning twice. A step that finds the
-lease moved on (cancelled meanwhile, say) does the step the lease needs now instead, and an
-adapter call that returns after the lease ended is followed by another release.
+Claims. `claimed_until` says the lease's current step is taken: queued by the tick, or run
+by the worker named in `claimed_by`. A worker running a step holds a PostgreSQL session
+advisory lock keyed by the lease on its own connection; PostgreSQL drops it the moment that
+process dies (its socket closes), so the next tick sees a claim whose worker is gone and
+takes it over (with an event), instead of waiting for the claim to lapse (DESIGN §10: within
+2 ticks). The claim is also extended by a heartbeat while the adapter call runs, and a claim
+that stops beating lapses after LEASE_CLAIM_SECONDS: a queued step whose message was lost, or
+a worker that hangs or whose host vanished without closing its connection. Adapters are
+idempotent and keyed by the lease uuid, so a step run again finishes the work without
+provisioning twice; a second message for a step another live worker runs is dropped. A step
+that finds the lease moved on (cancelled meanwhile, say) does the step the lease needs now
+instead, and an adapter call that returns after the lease ended is followed by another
+release.
 
 Phases: ACCEPTED → (reserve) → WAITING until the preparation time (the lease's preparation
 start or start - the adapters' setup time, whichever is earlier) → PREPARING → (prepare; at the
@@ -27,6 +34,8 @@ never gives up: it keeps retrying at most every LEASE_RETRY_MAX_SECONDS.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,15 +44,16 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Q
 from django.utils import timezone
 
-from adapters import AllocationSpec, LeaseSpec, get_adapter
+from adapters import AllocationSpec, LeaseSpec, UnknownAdapterError, get_adapter
 from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import (
+    lease_accepted_fields,
     lease_check_version,
     lease_for_user,
     lease_transition,
@@ -88,11 +98,16 @@ def leases_tick(*, now: datetime | None = None) -> TickResult:
             Lease.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("owner")
             .filter(next_action_at__lte=horizon)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now) | ~Q(claimed_by=""))
             .order_by("next_action_at")[:TICK_BATCH]
         )
         for lease in due:
-            if lease.claimed_until is not None:
+            if lease.claimed_until is not None and lease.claimed_until > now:
+                if not _worker_gone(lease.id):
+                    continue  # its worker is still at it
+                message = f"{_step_of(lease)}: its worker {lease.claimed_by} is gone; taken over"
+                _note(lease, message, ActorKind.SYSTEM)
+            elif lease.claimed_until is not None:
                 message = f"{_step_of(lease)}: its worker stopped reporting; enqueued again"
                 _note(lease, message, ActorKind.SYSTEM)
             if lease.next_action_at <= now:
@@ -148,6 +163,25 @@ def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease
             end=now,
             next_action_at=now,
         )
+
+
+def lease_loaded_fields(
+    *, phase: str, preparation_start: datetime, end: datetime, now: datetime
+) -> dict:
+    """The life-cycle fields of a lease written in `phase` from outside the life cycle (a
+    capacity file): due when a lease that reached that phase here would be, so the tick moves
+    it on. ACCEPTED is scheduled exactly as `lease_accept` does; a loaded lease has no claim
+    and no failed attempts."""
+    fields = {"claimed_until": None, "attempts": 0, "next_action_at": None}
+    if phase == Phase.ACCEPTED:
+        fields.update(lease_accepted_fields(now=now))
+    elif phase == Phase.WAITING:
+        fields["next_action_at"] = preparation_start
+    elif phase in (Phase.PREPARING, Phase.RELEASING):
+        fields["next_action_at"] = now
+    elif phase in (Phase.AVAILABLE, Phase.RUNNING):
+        fields["next_action_at"] = end
+    return fields
 
 
 def lease_specs(lease: Lease) -> list[tuple[str, LeaseSpec]]:
@@ -219,6 +253,7 @@ def _hand_on(lease: Lease, now: datetime) -> Step | None:
     """Claim the lease's next step if it is due within a tick period; otherwise leave it to the
     tick. The caller saves the lease."""
     kind = _step_of(lease)
+    lease.claimed_by = ""
     if kind is None:
         lease.next_action_at = None
     if lease.next_action_at is None or lease.next_action_at - now > _tick():
@@ -231,32 +266,42 @@ def _hand_on(lease: Lease, now: datetime) -> Step | None:
 
 def _run(*, lease_id, kind: str) -> Step | None:
     """Do step `kind` of a lease if it is the one due, with retries kept in the database."""
-    with transaction.atomic():
-        lease = _locked(lease_id)
-        if lease is None or lease.next_action_at is None:
-            return None  # gone, or nothing left to do: a stale message
-        now = timezone.now()
-        if lease.next_action_at - now > EARLY_TOLERANCE:
-            step = _hand_on(lease, now)
-            lease.save()
-            return step
-        _begin(lease, now, ActorKind.WORKER)
-        current = _step_of(lease)
-        if current != kind or (kind == PREPARE and lease.prepared_at):
-            # The lease moved on since this step was enqueued: do what it needs now.
-            step = _hand_on(lease, now)
-            lease.save()
-            return step
-        lease.claimed_until = now + _claim()
-        lease.save()
-        specs = lease_specs(lease)
+    locked = False
     try:
-        with _heartbeat(lease.id):
-            result = WORK[kind](specs)
-    except Exception as error:  # any failure of an adapter call is retried, not lost
-        logger.warning("lease %s: %s failed: %s", lease_id, kind, error, exc_info=True)
-        return _failed(lease_id=lease_id, kind=kind, error=error)
-    return _done(lease_id=lease_id, kind=kind, result=result)
+        with transaction.atomic():
+            lease = _locked(lease_id)
+            if lease is None or lease.next_action_at is None:
+                return None  # gone, or nothing left to do: a stale message
+            now = timezone.now()
+            if lease.next_action_at - now > EARLY_TOLERANCE:
+                step = _hand_on(lease, now)
+                lease.save()
+                return step
+            _begin(lease, now, ActorKind.WORKER)
+            current = _step_of(lease)
+            if current != kind or (kind == PREPARE and lease.prepared_at):
+                # The lease moved on since this step was enqueued: do what it needs now.
+                step = _hand_on(lease, now)
+                lease.save()
+                return step
+            # Taken before the claim commits, so no tick ever sees this claim unlocked.
+            locked = _run_lock(lease_id)
+            if not locked:
+                return None  # another live worker runs this step: this message is a duplicate
+            lease.claimed_until = now + _claim()
+            lease.claimed_by = _worker_name()
+            lease.save()
+            specs = lease_specs(lease)
+        try:
+            with _heartbeat(lease_id):
+                result = WORK[kind](specs)
+        except Exception as error:  # any failure of an adapter call is retried, not lost
+            logger.warning("lease %s: %s failed: %s", lease_id, kind, error, exc_info=True)
+            return _failed(lease_id=lease_id, kind=kind, error=error)
+        return _done(lease_id=lease_id, kind=kind, result=result)
+    finally:
+        if locked:
+            _run_unlock(lease_id)
 
 
 def _done(*, lease_id, kind: str, result) -> Step | None:
@@ -347,7 +392,18 @@ def _failed(*, lease_id, kind: str, error: Exception) -> Step | None:
             settings.LEASE_RETRY_MAX_SECONDS,
         )
         what = f"{kind} failed (attempt {lease.attempts}): {error}"
-        if kind == RELEASE:
+        if kind == RELEASE and isinstance(error, UnknownAdapterError):
+            # Nothing was ever provisioned through an adapter that does not exist, and no
+            # retry can release through it: the lease ends here, saying so.
+            lease.next_action_at = None
+            what = f"release failed: {error}; not retried (fix the pool's adapter)"
+            if lease.phase in ENDED_PHASES:
+                _note(lease, what)
+            else:
+                lease_transition(
+                    lease=lease, to=Phase.FAILED, actor_kind=ActorKind.WORKER, message=what
+                )
+        elif kind == RELEASE:
             # Never give up on a release: nothing may outlive its lease.
             lease.next_action_at = now + timedelta(seconds=delay)
             if last and lease.phase == Phase.RELEASING:
@@ -400,7 +456,8 @@ def _prepare(specs: list[tuple[str, LeaseSpec]]) -> list[dict]:
 
 
 def _release(specs: list[tuple[str, LeaseSpec]]) -> None:
-    """Release on every adapter, even when one fails; then raise the first failure."""
+    """Release on every adapter, even when one fails; then raise the first failure that a
+    retry can mend, else the first (an unknown adapter: nothing to retry)."""
     errors = []
     for name, spec in specs:
         try:
@@ -408,7 +465,7 @@ def _release(specs: list[tuple[str, LeaseSpec]]) -> None:
         except Exception as error:  # the other adapters' resources must still go
             errors.append(error)
     if errors:
-        raise errors[0]
+        raise next((e for e in errors if not isinstance(e, UnknownAdapterError)), errors[0])
 
 
 WORK: dict[str, Callable] = {RESERVE: _reserve, PREPARE: _prepare, RELEASE: _release}
@@ -434,6 +491,39 @@ def _heartbeat(lease_id) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def _lock_key(lease_id) -> int:
+    """The advisory lock of a lease's running step: 64 bits of its uuid."""
+    return int.from_bytes(UUID(str(lease_id)).bytes[:8], "big", signed=True)
+
+
+def _run_lock(lease_id) -> bool:
+    """Take the lease's run lock for this process's session (it outlives the transaction and
+    dies with the process); False if another session holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(lease_id)])
+        return cursor.fetchone()[0]
+
+
+def _run_unlock(lease_id) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(lease_id)])
+    except DatabaseError:  # the session is gone, and its locks with it
+        logger.warning("lease %s: run lock not released: no database session", lease_id)
+
+
+def _worker_gone(lease_id) -> bool:
+    """True if no session holds the lease's run lock: the worker that claimed it died. The
+    probe lock is held until the tick commits, while the tick also holds the lease row."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_key(lease_id)])
+        return cursor.fetchone()[0]
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _locked(lease_id) -> Lease | None:

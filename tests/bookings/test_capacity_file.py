@@ -1,11 +1,16 @@
 import json
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from adapters import ADAPTER_NAMES
+from bookings.choices import Phase
 from bookings.domain.capacity_file import capacity_file_dump, capacity_file_load
 from bookings.domain.errors import DomainError
+from bookings.domain.leases import lease_accepted_fields
+from bookings.domain.lifecycle import PREPARE, RELEASE, RESERVE, leases_tick
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.models import CapacityChange, Dataset, Pool, Site, Template
 
@@ -231,3 +236,80 @@ def test_command_reports_malformed_json(tmp_path):
     bad.write_text("{sites: ")
     with pytest.raises(CommandError, match="not JSON"):
         call_command("load_capacity", str(bad))
+
+
+def _one_lease_file(phase: str, start: datetime, end: datetime) -> dict:
+    data = good_file()
+    data["capacity_changes"] = []
+    lease = data["leases"][0]
+    lease.update(phase=phase, start=_z(start), end=_z(end), preparation_start=_z(start))
+    lease["allocations"][0].update(start=_z(start), end=_z(end))
+    if phase == Phase.OFFERED:
+        lease["expires"] = _z(start)
+    return data
+
+
+def _z(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+# When the life cycle first acts on a lease loaded in each phase, and what it does then; a
+# phase missing here (OFFERED and the final ones) is never due.
+LOADED_DUE = {
+    Phase.ACCEPTED: ("loaded", RESERVE),
+    Phase.WAITING: ("start", PREPARE),
+    Phase.PREPARING: ("loaded", PREPARE),
+    Phase.AVAILABLE: ("end", RELEASE),
+    Phase.RUNNING: ("end", RELEASE),
+    Phase.RELEASING: ("loaded", RELEASE),
+}
+
+
+@pytest.mark.parametrize("phase", Phase.values)
+def test_a_loaded_lease_is_due_when_a_lease_of_its_phase_would_be(phase, settings):
+    settings.LEASE_TICK_SECONDS = 2
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    end = start + timedelta(hours=2)
+    before = datetime.now(UTC)
+    capacity_file_load(data=_one_lease_file(phase, start, end))
+    lease = Lease.objects.get()
+    times = {"loaded": before, "start": start, "end": end}
+
+    if phase not in LOADED_DUE:
+        assert lease.next_action_at is None
+        assert leases_tick(now=end + timedelta(days=1)).steps == []
+        return
+    when, kind = LOADED_DUE[phase]
+    # Before its due time (beyond the tick's look-ahead) nothing happens; at it, its step does.
+    assert lease.next_action_at >= times[when]
+    assert leases_tick(now=times[when] - timedelta(seconds=3)).steps == []
+    due = lease.next_action_at
+    assert [(s.kind, s.lease_id) for s in leases_tick(now=due).steps] == [(kind, lease.id)]
+
+
+def test_an_accepted_lease_is_loaded_as_lease_accept_leaves_it():
+    before = datetime.now(UTC)
+    capacity_file_load(data=good_file())
+    lease = Lease.objects.get()
+    fields = lease_accepted_fields(now=lease.next_action_at)
+    assert {name: getattr(lease, name) for name in fields} == fields
+    assert before <= lease.next_action_at <= datetime.now(UTC)
+    assert (lease.claimed_until, lease.attempts) == (None, 0)
+
+
+def test_every_unknown_adapter_name_is_refused_with_its_path_and_the_known_names():
+    for name in ["simulatd", "", "Simulated", "kubernetes", " simulated", None, 3]:
+        data = good_file()
+        data["pools"][1]["adapter"] = name
+        with pytest.raises(DomainError) as info:
+            capacity_file_load(data=data)
+        known = ", ".join(ADAPTER_NAMES)
+        assert [(e.path, e.message) for e in info.value.errors] == [
+            ("pools[1].adapter", f"{name!r} is not a known adapter (known: {known})")
+        ]
+        assert (Pool.objects.count(), Lease.objects.count()) == (0, 0)
+    for name in ADAPTER_NAMES:
+        data = good_file()
+        data["pools"][1]["adapter"] = name
+        capacity_file_load(data=data)
+        assert Pool.objects.get(slug="edi-workers-1").adapter == name

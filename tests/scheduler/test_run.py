@@ -1,4 +1,5 @@
-"""`make run` end to end: a fresh data dir, embedded services, web + worker + beat, Ctrl-C."""
+"""`make run` end to end: a fresh data dir, embedded services, web + worker + beat, and SIGINT
+or SIGTERM to a supervisor started as a background job of a script (SIGINT ignored)."""
 
 import http.client
 import os
@@ -98,8 +99,16 @@ def _wait_until(condition, seconds: float) -> None:
     raise AssertionError(f"not true after {seconds}s")
 
 
+def _as_background_job() -> None:
+    """What a non-interactive shell does to `make run &` before exec: SIGINT and SIGQUIT
+    ignored (POSIX; make keeps them so, and the supervisor inherits that)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGQUIT, signal.SIG_IGN)
+
+
 def _start(data_dir: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.pop("LOG_LEVEL", None)  # the default: quiet
     env.update(WCIDT_DATA_DIR=str(data_dir), PORT=str(port), LEASE_TICK_SECONDS="1")
     with (data_dir.parent / "run.log").open("a") as log:
         return subprocess.Popen(
@@ -108,6 +117,7 @@ def _start(data_dir: Path, port: int) -> subprocess.Popen:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=_as_background_job,
         )
 
 
@@ -116,9 +126,13 @@ def _read(opener, request) -> str:
         return response.read().decode()
 
 
-def _stop(proc: subprocess.Popen, data_dir: Path) -> str:
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=60)
+def _stop(proc: subprocess.Popen, data_dir: Path, signum=signal.SIGINT) -> str:
+    proc.send_signal(signum)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # it ignored the signal: the test fails, but leaves no supervisor running
+        raise
     return (data_dir.parent / "run.log").read_text()
 
 
@@ -167,6 +181,9 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
         output = _stop(proc, data_dir)
     assert proc.returncode == 0, output
     assert "demo logins: admin / admin" in output
+    # Quiet by default: none of the tick's or Celery's INFO lines, nor the worker's banner.
+    chatter = ["lease tick:", "Sending due task", "succeeded in", "[config]", "ready."]
+    assert [line for line in output.splitlines() if any(c in line for c in chatter)] == []
     assert first_start < 180
     time.sleep(1)
     assert _ours(data_dir) == []
@@ -177,7 +194,8 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
         _wait_for_health(port, 60, run_dir / "run.log")
         second_start = time.monotonic() - started
     finally:
-        _stop(proc, data_dir)
+        output = _stop(proc, data_dir, signal.SIGTERM)  # SIGTERM stops it alike
+    assert proc.returncode == 0, output
     assert second_start < 30
     time.sleep(1)
     assert _ours(data_dir) == []

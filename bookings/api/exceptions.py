@@ -8,10 +8,11 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.errors import DependencyUnavailable, DomainError, FieldError
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +30,24 @@ _TITLES = {
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "Unsupported media type.",
     status.HTTP_429_TOO_MANY_REQUESTS: "Too many requests.",
 }
+# What Django's own error answers under /api/ become (bookings.api.middleware).
+_DJANGO_ERRORS = {
+    400: ("bad-request", "The request is not valid.", "The server could not read the request."),
+    403: (
+        "permission-denied",
+        "You may not do this.",
+        "Refused before reaching the API (with a browser session: the CSRF token is missing "
+        "or wrong; platforms send `Authorization: Token <key>`).",
+    ),
+    404: ("not-found", "Not found.", "There is no API endpoint at {path}."),
+    405: ("method-not-allowed", "Method not allowed.", "{path} does not take this method."),
+    413: ("too-large", "The request is too large.", "The request body is too large."),
+}
+SERVER_ERROR = (
+    "server-error",
+    "Something went wrong on our side.",
+    "The error was logged; please report it with the time of the request.",
+)
 
 
 def problem(*, status: int, code: str, title: str, detail: str = "", errors=(), extra=None) -> dict:
@@ -89,6 +108,14 @@ def _api_problem(exc: exceptions.APIException) -> dict:
     return problem(status=exc.status_code, code=code, title=title, detail=str(exc.detail))
 
 
+def status_problem(status: int, *, path: str) -> dict:
+    """The problem for an error answer Django gave without saying more than its status."""
+    code, title, detail = _DJANGO_ERRORS.get(status) or (
+        SERVER_ERROR if status >= 500 else ("client-error", "The request was refused.", "")
+    )
+    return problem(status=status, code=code, title=title, detail=detail.format(path=path))
+
+
 def problem_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: domain and DRF errors become problems; so does a bug (a 500
     is logged with its traceback, and the client gets a problem rather than an HTML page)."""
@@ -99,6 +126,8 @@ def problem_exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, DomainError):
         body = domain_problem(exc)
+        if isinstance(exc, DependencyUnavailable):
+            headers["Retry-After"] = str(exc.retry_after)
     elif isinstance(exc, exceptions.APIException):
         body = _api_problem(exc)
         if getattr(exc, "auth_header", None):
@@ -107,17 +136,14 @@ def problem_exception_handler(exc, context):
             headers["Retry-After"] = str(int(exc.wait + 0.999))
     else:
         logger.error("unhandled error in the API", exc_info=exc)
-        body = problem(
-            status=500,
-            code="server-error",
-            title="Something went wrong on our side.",
-            detail="The error was logged; please report it with the time of the request.",
-        )
+        code, title, detail = SERVER_ERROR
+        body = problem(status=500, code=code, title=title, detail=detail)
     return Response(body, status=body["status"], headers=headers, content_type=PROBLEM_CONTENT_TYPE)
 
 
+@csrf_exempt  # it changes nothing; a token caller must not meet the session's CSRF check
 def not_found(request, path=""):
-    """Any URL under /api/ that names no endpoint."""
+    """Any URL under /api/ that names no endpoint, whatever the method."""
     body = problem(
         status=404,
         code="not-found",

@@ -1,4 +1,7 @@
-"""Query-parameter filters; a bad value is a 400 problem naming the parameter."""
+"""Query-parameter filters; a bad value is a 400 problem naming the parameter.
+
+A filter parameter that is given must say something: `?phase=`, `?phase=,,`, `?site=` and
+`?start=` are refused rather than read as "no filter" (leave the parameter out for that)."""
 
 from datetime import datetime
 
@@ -7,32 +10,52 @@ from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.requests import parse_instant
 
 
+def _invalid(errors: list[FieldError]) -> DomainError:
+    return DomainError("A query parameter is not valid.", errors=errors)
+
+
 def instant_param(params, name: str) -> datetime | None:
     value = params.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
     parsed = parse_instant(value)
     if parsed is None:
-        raise DomainError(
-            "A query parameter is not valid.",
-            errors=[FieldError(name, f"{value!r} is not an ISO 8601 date-time with a time zone")],
+        message = (
+            "is empty (leave it out, or give an ISO 8601 date-time with a time zone)"
+            if value.strip() == ""
+            else f"{value!r} is not an ISO 8601 date-time with a time zone"
         )
+        raise _invalid([FieldError(name, message)])
     return parsed
+
+
+def _phases(params, errors: list[FieldError]) -> list[str] | None:
+    """?phase=A,B (any case; repeated parameters add up)."""
+    values = params.getlist("phase")
+    if not values:
+        return None
+    names = [name.strip().upper() for value in values for name in value.split(",")]
+    if "" in names:
+        errors.append(
+            FieldError("phase", "names an empty phase (give e.g. phase=OFFERED,ACCEPTED)")
+        )
+        return None
+    unknown = [name for name in names if name not in Phase.values]
+    if unknown:
+        errors.append(
+            FieldError("phase", f"unknown phase {unknown[0]!r} (one of {', '.join(Phase)})")
+        )
+        return None
+    return names
 
 
 def leases_filter(queryset, params):
     """?phase=A,B  ?site=slug  ?start=&end= (leases overlapping [start, end))."""
-    errors = []
-    if params.get("phase"):
-        phases = [p.strip().upper() for p in params["phase"].split(",") if p.strip()]
-        unknown = [p for p in phases if p not in Phase.values]
-        if unknown:
-            errors.append(
-                FieldError("phase", f"unknown phase {unknown[0]!r} (one of {', '.join(Phase)})")
-            )
-        queryset = queryset.filter(phase__in=phases)
-    if params.get("site"):
-        queryset = queryset.filter(site__slug=params["site"])
+    errors: list[FieldError] = []
+    phases = _phases(params, errors)
+    site = params.get("site")
+    if site is not None and site.strip() == "":
+        errors.append(FieldError("site", "is empty (leave it out, or give a site slug)"))
     bounds = {}
     for name in ("start", "end"):
         try:
@@ -40,7 +63,11 @@ def leases_filter(queryset, params):
         except DomainError as error:
             errors += error.errors
     if errors:
-        raise DomainError("A query parameter is not valid.", errors=errors)
+        raise _invalid(errors)
+    if phases is not None:
+        queryset = queryset.filter(phase__in=phases)
+    if site is not None:
+        queryset = queryset.filter(site__slug=site)
     if bounds["start"]:
         queryset = queryset.filter(end__gt=bounds["start"])
     if bounds["end"]:

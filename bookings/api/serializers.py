@@ -10,6 +10,7 @@ an accept's serialisation. `BY_FIELDS` in the context gets the fields' represent
 from datetime import datetime
 
 from django.conf import settings
+from django.core.validators import MinLengthValidator
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -18,10 +19,13 @@ from rest_framework.fields import ISO_8601
 from rest_framework.settings import api_settings
 
 from bookings.choices import ActorKind, OfferSetResult, Phase
+from bookings.domain.requests import MAX_COMPONENTS, MAX_REPLICAS
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from resources.choices import PoolKind
 from resources.models import CapacityChange, Pool, Site
 
 BY_FIELDS = "representation_by_fields"
+MAX_COMPONENT_NAME = 100  # as bookings.domain.requests checks it
 
 AMOUNTS_SCHEMA = {
     "type": "object",
@@ -395,13 +399,22 @@ class RangeField(serializers.JSONField):
     pass
 
 
+# A duration: ISO 8601 (PT9H) or whole seconds.
+_DURATION_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "example": "PT9H"},
+        {"type": "integer", "minimum": 1, "example": 32400},
+    ]
+}
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "example": "PT9H"},
+            *_DURATION_SCHEMA["oneOf"],
             {
                 "type": "object",
-                "properties": {"min": {"type": "string"}, "max": {"type": "string"}},
+                "properties": {"min": _DURATION_SCHEMA, "max": _DURATION_SCHEMA},
                 "required": ["min"],
             },
         ]
@@ -412,17 +425,19 @@ class DurationField(serializers.JSONField):
 
 
 class ComponentRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False)
-    kind = serializers.ChoiceField(choices=["compute", "storage", "data"], required=False)
-    replicas = serializers.IntegerField(min_value=1, max_value=256, required=False)
-    amounts = serializers.DictField(child=RangeField())
+    name = serializers.CharField(required=False, min_length=1, max_length=MAX_COMPONENT_NAME)
+    kind = serializers.ChoiceField(choices=PoolKind.values, required=False)
+    replicas = serializers.IntegerField(min_value=1, max_value=MAX_REPLICAS, required=False)
+    amounts = serializers.DictField(child=RangeField(), validators=[MinLengthValidator(1)])
 
 
 class OfferSetRequestSerializer(serializers.Serializer):
     """A booking request (DESIGN §4)."""
 
     name = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    components = ComponentRequestSerializer(many=True)
+    components = serializers.ListField(
+        child=ComponentRequestSerializer(), min_length=1, max_length=MAX_COMPONENTS
+    )
     datasets = serializers.ListField(child=serializers.CharField(), required=False)
     site = serializers.CharField(required=False, allow_null=True)
     duration = DurationField()

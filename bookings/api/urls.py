@@ -33,6 +33,6 @@ urlpatterns = [
     path("v1/leases/<uuid:id>/release", views.LeaseRelease.as_view(), name="lease-release"),
     path("v1/leases/<uuid:id>/extend", views.LeaseExtend.as_view(), name="lease-extend"),
     path("v1/calendar.ics", views.Calendar.as_view(), name="calendar"),
-    # Last: anything else under /api/ is a problem+json 404, not Django's HTML page.
-    re_path(r"^(?P<path>.*)$", not_found),
+    # Last: anything else under /api/ (control characters included) is a problem+json 404.
+    re_path(r"^(?P<path>[\s\S]*)\Z", not_found),
 ]

@@ -2,7 +2,7 @@
 
 import functools
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -157,7 +157,7 @@ class ProblemAPIView(APIView):
         return response
 
 
-@extend_schema(responses={200: SiteSerializer(many=True), **problems()})
+@extend_schema(responses={200: SiteSerializer(many=True), **problems(400)})
 class SiteList(ProblemAPIView, generics.ListAPIView):
     """Sites and the pools they run."""
 
@@ -165,7 +165,7 @@ class SiteList(ProblemAPIView, generics.ListAPIView):
     queryset = Site.objects.prefetch_related("pools")
 
 
-@extend_schema(responses={200: PoolSerializer(many=True), **problems()})
+@extend_schema(responses={200: PoolSerializer(many=True), **problems(400)})
 class PoolList(ProblemAPIView, generics.ListAPIView):
     """Pools with their base capacity and capacity changes."""
 
@@ -187,9 +187,17 @@ class PoolAvailability(ProblemAPIView):
             Pool.objects.select_related("site").prefetch_related("capacity_changes"), slug=slug
         )
         start = instant_param(request.query_params, "start") or timezone.now()
-        end = instant_param(request.query_params, "end") or start + DEFAULT_AVAILABILITY_SPAN
+        end = instant_param(request.query_params, "end") or _later(start, DEFAULT_AVAILABILITY_SPAN)
         segments = pool_availability(pool=pool, start=start, end=end)
         return Response(FreeSegmentSerializer(segments, many=True).data)
+
+
+def _later(instant: datetime, span: timedelta) -> datetime:
+    """instant + span, or the last representable instant (a start in late 9999)."""
+    try:
+        return instant + span
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def offer_set_for_user(*, offer_set_id, user) -> OfferSet:
@@ -215,7 +223,7 @@ class OfferSetCreate(ProblemAPIView):
         summary="Ask when a job can run: up to max_offers held offers, or NO with reasons",
         request=OfferSetRequestSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
-        responses={201: OfferSetSerializer, **problems(400, 422, 429)},
+        responses={201: OfferSetSerializer, **problems(400, 422, 429, 503)},
     )
     def post(self, request):
         def run():
@@ -262,8 +270,12 @@ class LeaseList(ProblemAPIView, generics.ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("phase", str, description="phases, comma-separated"),
-            OpenApiParameter("site", str, description="site slug"),
+            OpenApiParameter(
+                "phase",
+                str,
+                description="phases, comma-separated, any case (an empty one is refused)",
+            ),
+            OpenApiParameter("site", str, description="site slug (not empty)"),
             OpenApiParameter("start", OpenApiTypes.DATETIME, description="ends after this"),
             OpenApiParameter("end", OpenApiTypes.DATETIME, description="starts before this"),
         ],

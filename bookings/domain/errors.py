@@ -26,3 +26,14 @@ class DomainError(Exception):
         if not self.errors:
             return self.title
         return self.title + "\n" + "\n".join(f"  - {e}" for e in self.errors)
+
+
+@dataclass
+class DependencyUnavailable(DomainError):
+    """A service the call needs (Redis, …) did not answer: 503 with `Retry-After`
+    (`retry_after` seconds). Raise it from the code that talks to the service."""
+
+    title: str = "A service this call needs is unavailable; please try again shortly."
+    status: int = 503
+    code: str = "dependency-unavailable"
+    retry_after: int = 5

@@ -26,13 +26,27 @@ def idempotency_fingerprint(*, method: str, path: str, data) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _usable(key: str) -> bool:
+    return bool(key) and len(key) <= MAX_KEY_LENGTH and key.isprintable()
+
+
+def idempotency_key_recorded(*, user, key: str) -> bool:
+    """Whether a live (not yet reusable) record of this key exists: a request with it replays
+    that answer, waits for it, or is refused as a reuse, but never runs afresh."""
+    if not _usable(key):
+        return False
+    return IdempotencyKey.objects.filter(
+        user=user, key=key, created__gte=timezone.now() - KEY_LIFETIME
+    ).exists()
+
+
 def idempotency_claim(*, user, key: str, fingerprint: str) -> tuple[IdempotencyKey, bool]:
     """(record, True) when the key is ours to run now; (earlier record, False) to replay it.
 
     Call inside the transaction that does the work. Reusing a key for another request is a
     422 problem.
     """
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+    if not _usable(key):
         raise DomainError(
             "The Idempotency-Key header is not valid.",
             errors=[

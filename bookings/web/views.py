@@ -414,10 +414,11 @@ def lease_extend_view(request, lease_id):
         latest = error.extra.get("latest_end")
         if latest:
             form.add_error("end", f"does not fit; the latest end that fits is {_when(latest)}")
+        # The form has one field: every refusal (the horizon, the phase, …) is shown on it.
         for item in error.errors:
-            form.add_error("end" if item.path == "end" else None, item.message)
+            form.add_error("end", item.message)
         if not latest and not error.errors:
-            form.add_error(None, error.title)
+            form.add_error("end", error.title)
         context = {"lease": lease, "extend_form": form, "confirm": False}
         return render(request, "web/extend.html", context, status=error.status)
     verb = "extended" if end > lease.end else "shortened"

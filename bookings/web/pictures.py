@@ -208,6 +208,7 @@ def suggestion_items(suggestions: list[dict]) -> list[TimelineItem]:
 # in 9999: they are drawn to the timeline's edge); past a month a column is a day.
 TIMELINE_LONGEST = timedelta(days=120)
 SLOT_HOURS = (1, 2, 3, 4, 6, 12, 24)
+TIMELINE_LEAD_IN = timedelta(days=2)
 
 
 def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> dict | None:
@@ -221,7 +222,9 @@ def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> di
     enabled = eligible_pools()
     sites = {p.site_id for p in enabled if p.slug in used_pools}
     pools = [p for p in enabled if p.site_id in sites]
-    start = shown(min([now, *(a["start"] for a in allocations)]))
+    first = shown(min(a["start"] for a in allocations))
+    # From now, unless every offer is days ahead: then from the first one, so it is in view.
+    start = first if first - now > TIMELINE_LEAD_IN else shown(min(now, first))
     end = min(shown(max(a["end"] for a in allocations)), shifted(start, TIMELINE_LONGEST))
     day_start = timezone.localtime(start).replace(hour=0, minute=0, second=0, microsecond=0)
     days = max(1, -(-(end - day_start) // timedelta(days=1)))

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django import forms
 
 from bookings.domain.errors import DomainError
+from bookings.web.instants import showable, shown
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 from resources.models import Dataset, Site
 
@@ -31,6 +32,9 @@ DIMENSION_LABELS = dict(DIMENSION_FIELDS)
 WINDOW_DEFAULT = timedelta(days=7)
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 LAST_YEAR = 9999
+# Bigger than any pool, small enough for every integer column and the engine: a larger count
+# is refused on its field before it reaches the domain (which bounds it by the pools).
+AMOUNT_MAX = 2**31 - 1
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -45,6 +49,7 @@ def _amount_field(label: str) -> forms.IntegerField:
         label=label,
         required=False,
         min_value=0,
+        max_value=AMOUNT_MAX,
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
 
@@ -163,6 +168,8 @@ class BookingForm(forms.Form):
         for name, value in (("earliest", earliest), ("latest", latest)):
             if value and value.year >= LAST_YEAR:  # a week later would not be a date at all
                 self.add_error(name, f"must be before the year {LAST_YEAR}")
+            elif value and not showable(value):
+                self.add_error(name, "must be after the year 1")
         if earliest and latest and latest < earliest:
             self.add_error("latest", "is before the earliest start")
         low, high = data.get("duration_hours"), data.get("duration_max_hours")
@@ -175,7 +182,9 @@ class QuickAskForm(forms.Form):
     """The dashboard's "when can I do this?" box: one compute job, soonest first."""
 
     cores = forms.IntegerField(label="Cores", min_value=1, max_value=100_000)
-    memory_gib = forms.IntegerField(label="Memory (GiB)", min_value=0, required=False)
+    memory_gib = forms.IntegerField(
+        label="Memory (GiB)", min_value=0, max_value=AMOUNT_MAX, required=False
+    )
     hours = forms.DecimalField(
         label="Hours", max_digits=7, decimal_places=2, min_value=Decimal("0.01")
     )
@@ -202,13 +211,20 @@ class ProfileForm(forms.Form):
 class ExtendForm(forms.Form):
     end = forms.DateTimeField(label="New end", widget=LocalDateTimeInput())
 
+    def clean_end(self):
+        end = self.cleaned_data["end"]
+        if end.year >= LAST_YEAR or not showable(end):  # the domain bounds it much nearer
+            raise forms.ValidationError(f"must be before the year {LAST_YEAR}")
+        return end
+
 
 def _seconds(hours: Decimal) -> int:
     return int(hours * 3600)
 
 
-def _hours(seconds: int) -> Decimal:
-    return (Decimal(seconds) / 3600).quantize(Decimal("0.01")).normalize()
+def _hours(seconds: int) -> str:
+    """Hours as the form shows them: "480", "1.5", "0.02" (never "4.8E+2")."""
+    return f"{(Decimal(seconds) / 3600).quantize(Decimal('0.01')).normalize():f}"
 
 
 def request_data(form: BookingForm, formset: BaseComponentFormSet, *, now: datetime) -> dict:
@@ -261,8 +277,8 @@ def booking_initial(normalised: dict, *, now: datetime) -> tuple[dict, list[dict
         components.append(row)
     duration = normalised["duration"]
     longer = duration["max"] != duration["min"]
-    earliest = _parse(normalised["start"]["earliest"])
-    latest = _parse(normalised["start"]["latest"])
+    earliest = shown(_parse(normalised["start"]["earliest"]))
+    latest = shown(_parse(normalised["start"]["latest"]))
     initial = {
         "name": normalised["name"],
         "datasets": normalised["datasets"],

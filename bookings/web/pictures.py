@@ -25,6 +25,7 @@ from bookings.domain.inventory import (
 )
 from bookings.models import Lease
 from bookings.web.forms import DIMENSION_LABELS
+from bookings.web.instants import shifted, shown, utc_offset
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND
 from scheduler import engine
 
@@ -56,7 +57,7 @@ def local_times(text: str) -> str:
     """Domain messages carry ISO instants ("held until 2026-11-23T19:45:00Z"); show them as
     wall-clock time in the user's zone, like every other time on the page."""
     return _ISO_INSTANT.sub(
-        lambda m: date_format(timezone.localtime(_parse(m[0])), "D j M H:i T"), text
+        lambda m: date_format(timezone.localtime(shown(_parse(m[0]))), "D j M H:i T"), text
     )
 
 
@@ -66,7 +67,35 @@ def offer_colour(rank: int) -> str:
 
 def floating(value: datetime) -> str:
     """`value` as wall-clock time in the active zone, without offset, for EventCalendar."""
-    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
+    return timezone.localtime(shown(value)).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def calendar_zone() -> str:
+    """The active zone's offset now, for EventCalendar's `timeZone`: its "now" line and
+    "today" then follow the user's zone, as the events do, not the browser's."""
+    return utc_offset(timezone.localtime())
+
+
+def connector_rows(connectors) -> list[dict]:
+    """How to reach a lease's resources, whatever shape each adapter's connector has
+    (`label`, `kind`, `url`, `name`, or other keys): a label, a target, and whether the
+    target is a web link."""
+    rows = []
+    for c in connectors or []:
+        if not isinstance(c, dict):
+            rows.append({"label": "Connector", "target": str(c), "link": False})
+            continue
+        rest = {k: v for k, v in c.items() if k not in {"kind", "label", "url", "name"}}
+        target = c.get("url") or c.get("name") or ", ".join(f"{k} {v}" for k, v in rest.items())
+        target = str(target or "")
+        rows.append(
+            {
+                "label": str(c.get("label") or c.get("kind") or "Connector"),
+                "target": target,
+                "link": target.startswith(("http://", "https://")),
+            }
+        )
+    return rows
 
 
 def amounts_text(amounts: dict) -> str:
@@ -175,6 +204,13 @@ def suggestion_items(suggestions: list[dict]) -> list[TimelineItem]:
     ]
 
 
+# A timeline spans at most the booking horizon plus the longest lease (legacy offers may end
+# in 9999: they are drawn to the timeline's edge); past a month a column is a day.
+TIMELINE_LONGEST = timedelta(days=120)
+SLOT_HOURS = (1, 2, 3, 4, 6, 12, 24)
+TIMELINE_LEAD_IN = timedelta(days=2)
+
+
 def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> dict | None:
     """EventCalendar options: pools of the offered sites as resources (grouped by site), each
     allocation as an event in its offer's colour, and the other bookings' load as shaded
@@ -186,8 +222,10 @@ def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> di
     enabled = eligible_pools()
     sites = {p.site_id for p in enabled if p.slug in used_pools}
     pools = [p for p in enabled if p.site_id in sites]
-    start = min([now, *(a["start"] for a in allocations)])
-    end = max(a["end"] for a in allocations)
+    first = shown(min(a["start"] for a in allocations))
+    # From now, unless every offer is days ahead: then from the first one, so it is in view.
+    start = first if first - now > TIMELINE_LEAD_IN else shown(min(now, first))
+    end = min(shown(max(a["end"] for a in allocations)), shifted(start, TIMELINE_LONGEST))
     day_start = timezone.localtime(start).replace(hour=0, minute=0, second=0, microsecond=0)
     days = max(1, -(-(end - day_start) // timedelta(days=1)))
     range_end = day_start + timedelta(days=days)
@@ -239,7 +277,8 @@ def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> di
         "date": day_start.strftime("%Y-%m-%d"),
         "days": days,
         # About three dozen columns, so a few days fit a laptop screen without scrolling.
-        "slotDuration": f"{next(h for h in (1, 2, 3, 4, 6, 12, 24) if days * 24 / h <= 36):02d}:00",
+        "slotDuration": f"{next((h for h in SLOT_HOURS if days * 24 / h <= 36), 24):02d}:00",
+        "timeZone": calendar_zone(),
         "scrollTime": timezone.localtime(start).strftime("%H:00"),
         "resources": resources,
         "events": events,
@@ -363,6 +402,14 @@ def _day_ticks(start: datetime, end: datetime) -> list[dict]:
 
 def _short(value: datetime) -> str:
     return date_format(timezone.localtime(value), "D j M H:i")
+
+
+def lease_shown(lease: Lease) -> Lease:
+    """The lease with its instants clamped for display (`instants.shown`); for pages only,
+    never saved."""
+    for name in ("start", "end", "preparation_start", "expires"):
+        setattr(lease, name, shown(getattr(lease, name)))
+    return lease
 
 
 # --- a lease's phases -------------------------------------------------------------------------

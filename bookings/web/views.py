@@ -27,6 +27,7 @@ from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.requests import request_normalise
 from bookings.models import Allocation, Lease, OfferSet
 from bookings.web import forms, pictures
+from bookings.web.instants import shifted, showable, shown
 from bookings.web.profiles import profile_for_user, profile_ical_token_reset, profile_timezone_set
 from resources.models import Template
 
@@ -57,7 +58,10 @@ def _dashboard(request, quick_form, status=200):
         .select_related("site")
         .order_by("start")[:10]
     )
-    context = {"leases": upcoming, "quick_form": quick_form}
+    context = {
+        "leases": [pictures.lease_shown(lease) for lease in upcoming],
+        "quick_form": quick_form,
+    }
     return render(request, "web/dashboard.html", context, status=status)
 
 
@@ -131,7 +135,9 @@ def offer_set_detail(request, offer_set_id):
     now = timezone.now()
     offer_set = _offer_set_for(request, offer_set_id)
     offers = list(_with_allocations(offer_set.leases.select_related("site")).order_by("rank"))
+    offer_set.expires = shown(offer_set.expires)
     for offer in offers:
+        pictures.lease_shown(offer)
         offer.colour = pictures.offer_colour(offer.rank)
         offer.summary = pictures.allocation_summary(offer.allocations.all())
     if offer_set.result == OfferSetResult.YES:
@@ -149,8 +155,8 @@ def offer_set_detail(request, offer_set_id):
             {
                 "message": pictures.local_times(s["message"]),
                 "site": s["offer"]["site"],
-                "start": _parse(s["offer"]["start"]),
-                "end": _parse(s["offer"]["end"]),
+                "start": shown(_parse(s["offer"]["start"])),
+                "end": shown(_parse(s["offer"]["end"])),
             }
             for s in offer_set.suggestions
         ],
@@ -211,7 +217,12 @@ def calendar(request):
         day = date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
         day = timezone.localdate()  # no (or no valid) day asked for: today
-    context = {"feed_url": feed, "legend": pictures.phase_legend(), "day": day}
+    context = {
+        "feed_url": feed,
+        "legend": pictures.phase_legend(),
+        "day": day,
+        "time_zone": pictures.calendar_zone(),
+    }
     return render(request, "web/calendar.html", context)
 
 
@@ -289,8 +300,9 @@ def availability(request):
 
 
 def _lease(request, lease_id) -> Lease:
+    """The user's lease, its instants clamped for display (the views only read it)."""
     try:
-        return lease_for_user(lease_id=lease_id, user=request.user)
+        return pictures.lease_shown(lease_for_user(lease_id=lease_id, user=request.user))
     except DomainError as error:
         raise Http404(error.title) from None
 
@@ -304,6 +316,7 @@ def _lease_context(lease: Lease) -> dict:
         "events": events,
         "steps": pictures.phase_steps(lease, events),
         "colour": pictures.PHASE_COLOURS[lease.phase],
+        "connectors": pictures.connector_rows(lease.connectors),
         "can_cancel": lease.phase in CANCELLABLE,
         "can_release": lease.phase in RELEASABLE and lease.start <= timezone.now(),
         "can_extend": lease.phase in EXTENDABLE,
@@ -320,7 +333,13 @@ def lease_detail(request, lease_id):
     context["allocations"] = list(lease.allocations.select_related("pool"))
     for allocation in context["allocations"]:
         allocation.amounts_label = pictures.amounts_text(allocation.amounts(nonzero=True))
-    context["extend_form"] = forms.ExtendForm(initial={"end": lease.end + timedelta(hours=1)})
+        allocation.shown_start, allocation.shown_end = (
+            shown(allocation.start),
+            shown(allocation.end),
+        )
+    context["extend_form"] = forms.ExtendForm(
+        initial={"end": shifted(lease.end, timedelta(hours=1))}
+    )
     return render(request, "web/lease.html", context)
 
 
@@ -395,10 +414,11 @@ def lease_extend_view(request, lease_id):
         latest = error.extra.get("latest_end")
         if latest:
             form.add_error("end", f"does not fit; the latest end that fits is {_when(latest)}")
+        # The form has one field: every refusal (the horizon, the phase, …) is shown on it.
         for item in error.errors:
-            form.add_error("end" if item.path == "end" else None, item.message)
+            form.add_error("end", item.message)
         if not latest and not error.errors:
-            form.add_error(None, error.title)
+            form.add_error("end", error.title)
         context = {"lease": lease, "extend_form": form, "confirm": False}
         return render(request, "web/extend.html", context, status=error.status)
     verb = "extended" if end > lease.end else "shortened"
@@ -409,7 +429,7 @@ def lease_extend_view(request, lease_id):
 def _when(value) -> str:
     if isinstance(value, str):
         value = _parse(value)
-    return timezone.localtime(value).strftime("%a %d %b %Y %H:%M %Z")
+    return timezone.localtime(shown(value)).strftime("%a %d %b %Y %H:%M %Z")
 
 
 def _parse(value: str) -> datetime:
@@ -417,6 +437,10 @@ def _parse(value: str) -> datetime:
 
 
 def _local(value: str) -> datetime:
-    """An ISO date-time; without an offset it is wall-clock time in the user's zone."""
+    """An ISO date-time; without an offset it is wall-clock time in the user's zone. Instants
+    no page can show (within a day of year 1 or 9999) are refused like bad syntax."""
     parsed = datetime.fromisoformat(value)
-    return timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    parsed = timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed
+    if not showable(parsed):
+        raise ValueError(f"{value} is too far from now")
+    return parsed

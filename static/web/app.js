@@ -4,13 +4,15 @@
 
 document.addEventListener("DOMContentLoaded", () => {
   // The lease calendar (month, week, day); events come from the page's JSON endpoint as
-  // wall-clock times in the user's zone, so the widget keeps its default "local" handling.
+  // wall-clock times in the user's zone, and `timeZone` (the zone's offset now) puts the
+  // "now" line and "today" in that zone too rather than in the browser's.
   for (const el of document.querySelectorAll("[data-calendar]")) {
     EventCalendar.create(el, {
       view: window.matchMedia("(max-width: 40rem)").matches ? "timeGridDay" : "dayGridMonth",
       headerToolbar: { start: "prev,next today", center: "title", end: "dayGridMonth,timeGridWeek,timeGridDay" },
       buttonText: { today: "Today", dayGridMonth: "Month", timeGridWeek: "Week", timeGridDay: "Day" },
       date: el.dataset.date,
+      timeZone: el.dataset.timeZone || "local",
       eventSources: [{ url: el.dataset.calendar }],
       firstDay: 1,
       height: "auto",
@@ -39,6 +41,7 @@ document.addEventListener("DOMContentLoaded", () => {
       view: "offerTimeline",
       views: { offerTimeline: { type: "resourceTimelineDay", duration: { days: data.days } } },
       date: data.date,
+      timeZone: data.timeZone || "local",
       scrollTime: data.scrollTime,
       headerToolbar: { start: "", center: "title", end: "" },
       resources: data.resources,

@@ -108,3 +108,23 @@ def log_in(demo):
         page.wait_for_url("**/")
 
     return sign_in
+
+
+@pytest.fixture(scope="module")
+def lifecycle(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker and beat (ticking every second) on the test database, for the
+    browser tests that watch a lease live through its phases (tests/lifecycle has the same)."""
+    from django.db import connection
+
+    from tests.lifecycle.lifecycle_support import Cluster, database_url
+
+    with django_db_blocker.unblock():
+        url = database_url(connection.settings_dict)
+    cluster = Cluster(tmp_path_factory.mktemp("web-lifecycle"), url)
+    try:
+        cluster.start_redis()
+        cluster.start_worker(concurrency=1)
+        cluster.start_beat()
+        yield cluster
+    finally:
+        cluster.stop()

@@ -4,7 +4,8 @@ Every page visited is screenshotted into test-artifacts/screenshots/ (laptop and
 """
 
 import re
-from datetime import timedelta
+import zoneinfo
+from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -14,8 +15,9 @@ from playwright.sync_api import expect
 from bookings.choices import ActorKind, Phase
 from bookings.domain.leases import lease_transition
 from bookings.domain.offer_sets import offer_set_create
-from bookings.models import Lease
+from bookings.models import Lease, Profile
 from resources.models import Template
+from tests.web.conftest import LAPTOP, SCREENSHOTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.slow]
 
@@ -165,3 +167,29 @@ def test_availability_profile_and_phone_layout(page, log_in, shot):
         shot(page, name)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow == 0, f"{path} scrolls sideways on a phone by {overflow}px"
+
+
+def test_the_calendars_today_and_now_line_follow_the_profiles_zone(chromium, live_server, log_in):
+    """The browser 26 h behind the profile's zone: "today" and the "now" line are the
+    profile's (its date always differs from the browser's), as the events are."""
+    astro = get_user_model().objects.get(username="astro")
+    context = chromium.new_context(
+        viewport=LAPTOP, base_url=live_server.url, locale="en-GB", timezone_id="Etc/GMT+12"
+    )
+    try:
+        page = context.new_page()
+        log_in(page)
+        Profile.objects.update_or_create(user=astro, defaults={"timezone": "Pacific/Kiritimati"})
+        today = datetime.now(zoneinfo.ZoneInfo("Pacific/Kiritimati")).date()
+        assert page.evaluate("new Date().getDate()") != today.day
+        page.goto("/calendar/")
+        expect(page.locator("[data-calendar] .ec-day.ec-today")).to_have_count(1)
+        expect(page.locator("[data-calendar] .ec-day.ec-today time")).to_have_attribute(
+            "datetime", today.isoformat()
+        )
+        page.get_by_role("button", name="Day", exact=True).click()
+        expect(page.locator("[data-calendar] .ec-now-indicator")).to_be_visible()
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "21-calendar-day-kiritimati.png"), full_page=True)
+    finally:
+        context.close()

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import icalendar
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.test import Client
@@ -526,3 +527,28 @@ def test_the_dashboard_lists_the_next_leases(astro_client, astro):
     )
     assert [le.id for le in response.context["leases"]] == [le.id for le in expected]
     assert lease.id in [le.id for le in expected]
+
+
+def test_every_refusal_of_a_new_end_is_shown_on_the_end_field(astro_client, astro):
+    lease = accepted_lease(astro)
+    cancelled = accepted_lease(astro)
+    astro_client.post(f"/leases/{cancelled.id}/cancel/")
+    far = timezone.localtime(timezone.now() + timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M")
+    cases = [
+        (lease, "2020-01-01T00:00"),  # before the start: the domain's field error
+        (lease, "9999-12-31T23:59"),  # past what can be computed: the form's own bound
+        (cancelled, far),  # a phase that cannot change its end: the domain's title
+    ]
+    if hasattr(settings, "BOOKING_MAX_END"):  # the domain's horizon (issue 11)
+        cases.append((lease, far))
+    failures = []
+    for target, end in cases:
+        response = astro_client.post(f"/leases/{target.id}/extend/", {"end": end})
+        page = response.content.decode()
+        if not (
+            400 <= response.status_code < 500
+            and 'id="id_end_error"' in page
+            and f'value="{end}"' in page
+        ):
+            failures.append((end, target.phase, response.status_code))
+    assert failures == []

@@ -41,7 +41,7 @@ from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
-from bookings.domain.requests import parse_instant
+from bookings.domain.requests import parse_instant, quoted
 from bookings.domain.rows import Columns, table
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.models import Pool, Site
@@ -391,7 +391,7 @@ class LeaseExtend(LeaseAction):
         if "end" not in data:
             errors.append(FieldError("end", "is required (an ISO 8601 date-time with a time zone)"))
         elif end is None:
-            message = f"{data['end']!r} is not an ISO 8601 date-time with a time zone"
+            message = f"{quoted(data['end'])} is not an ISO 8601 date-time with a time zone"
             errors.append(FieldError("end", message))
         if errors:
             raise DomainError("The request is not valid.", errors=errors)

@@ -17,7 +17,7 @@ from bookings.domain.isotime import duration_seconds, iso, parse_duration, parse
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 
 # parse_duration and parse_instant are read from here by the interfaces.
-__all__ = ["parse_duration", "parse_instant", "request_normalise", "shown"]
+__all__ = ["parse_duration", "parse_instant", "quoted", "request_normalise"]
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_REPLICAS = 256
@@ -35,7 +35,7 @@ _REQUEST_KEYS = {
 _COMPONENT_KEYS = {"name", "kind", "replicas", "amounts"}
 
 
-def shown(value: Any, limit: int = 60) -> str:
+def quoted(value: Any, limit: int = 60) -> str:
     """`repr(value)` for an error message, cut short: never the whole of a huge input (a
     5000-digit int cannot even be turned into a string)."""
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
@@ -78,13 +78,13 @@ def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
         errors.add(path, "must be a whole number or {min, max}")
         return None
     if low < 0:
-        errors.add(path, f"{shown(low)} is negative")
+        errors.add(path, f"{quoted(low)} is negative")
         return None
     if high < low:
-        errors.add(f"{path}.max", f"{shown(high)} is less than min {shown(low)}")
+        errors.add(f"{path}.max", f"{quoted(high)} is less than min {quoted(low)}")
         return None
     if low > policy.MAX_AMOUNT:
-        errors.add(path, f"{shown(low)} is more than any pool has")
+        errors.add(path, f"{quoted(low)} is more than any pool has")
         return None
     # A maximum above any pool asks for "as much as there is": the same as the widest column.
     return {"min": low, "max": min(high, policy.MAX_AMOUNT)}
@@ -99,7 +99,7 @@ def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
         else:
             parsed = duration_seconds(v)
             if parsed is None:
-                errors.add(p, f"{shown(v)} is not an ISO 8601 duration such as PT9H or P1DT6H")
+                errors.add(p, f"{quoted(v)} is not an ISO 8601 duration such as PT9H or P1DT6H")
                 return None
         if parsed <= 0:
             errors.add(p, "must be longer than zero")
@@ -141,18 +141,18 @@ def _window(value: Any, path: str, now: datetime, errors: _Errors) -> tuple | No
         first, second = value.split("/", 1)
         start = parse_instant(first)
         if start is None:
-            errors.add(path, f"{shown(first)} is not an ISO 8601 date-time with a time zone")
+            errors.add(path, f"{quoted(first)} is not an ISO 8601 date-time with a time zone")
             return None
         if second.strip().upper().startswith("P"):
             length = duration_seconds(second)
             if length is None:
-                errors.add(path, f"{shown(second)} is not an ISO 8601 duration")
+                errors.add(path, f"{quoted(second)} is not an ISO 8601 duration")
                 return None
             end = None if length > policy.limit_seconds("BOOKING_MAX_END") else length
         else:
             end = parse_instant(second)
             if end is None:
-                errors.add(path, f"{shown(second)} is not an ISO 8601 date-time with a time zone")
+                errors.add(path, f"{quoted(second)} is not an ISO 8601 date-time with a time zone")
                 return None
     latest_start, horizon = policy.latest_start(now), policy.horizon(now)
     if start > latest_start:
@@ -208,11 +208,11 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
             errors.add(f"{path}.name", "must be a non-empty string of at most 100 characters")
             continue
         if cname in seen:
-            errors.add(f"{path}.name", f"{shown(cname)} is used by another component")
+            errors.add(f"{path}.name", f"{quoted(cname)} is used by another component")
         seen.add(cname)
         kind = raw.get("kind", PoolKind.COMPUTE)
         if kind not in PoolKind.values:
-            errors.add(f"{path}.kind", f"{shown(kind)} is not one of {', '.join(PoolKind.values)}")
+            errors.add(f"{path}.kind", f"{quoted(kind)} is not one of {', '.join(PoolKind.values)}")
             continue
         replicas = raw.get("replicas", 1)
         if not _whole(replicas) or not 1 <= replicas <= MAX_REPLICAS:
@@ -227,7 +227,7 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
             if dim not in DIMENSIONS_BY_KIND[kind]:
                 known = ", ".join(DIMENSIONS_BY_KIND[kind])
                 errors.add(
-                    f"{path}.amounts.{dim}", f"a {kind} component has no {shown(dim)} ({known})"
+                    f"{path}.amounts.{dim}", f"a {kind} component has no {quoted(dim)} ({known})"
                 )
                 continue
             amount = _amount(value, f"{path}.amounts.{dim}", errors)

@@ -19,6 +19,9 @@ urlpatterns = [
         views.offer_set_relax,
         name="offer-set-relax",
     ),
+    path(
+        "book/<uuid:offer_set_id>/decline/", views.offer_set_decline_view, name="offer-set-decline"
+    ),
     path("calendar/", views.calendar, name="calendar"),
     path("calendar/events/", views.calendar_events, name="calendar-events"),
     path("calendar/ical/reset/", views.ical_reset, name="ical-reset"),

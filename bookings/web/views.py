@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -23,7 +24,7 @@ from bookings.domain.leases import (
     lease_for_user,
 )
 from bookings.domain.lifecycle import lease_release_early
-from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import request_normalise
 from bookings.models import Allocation, Lease, OfferSet
 from bookings.web import forms, pictures
@@ -182,6 +183,17 @@ def offer_set_relax(request, offer_set_id, index):
         messages.error(request, f"Asking again did not work: {error}")
         return redirect("web:offer-set", offer_set.id)
     return redirect("web:offer-set", relaxed.id)
+
+
+@login_required
+@require_POST
+def offer_set_decline_view(request, offer_set_id):
+    """Release every offer of the set not yet accepted (the "Decline these offers" button)."""
+    offer_set = _offer_set_for(request, offer_set_id)
+    declined = offer_set_decline(offer_set=offer_set, user=request.user)
+    if declined:
+        messages.success(request, f"Declined {declined} offer{pluralize(declined)}: released.")
+    return redirect("web:offer-set", offer_set.id)
 
 
 @login_required

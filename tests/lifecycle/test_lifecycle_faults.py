@@ -85,10 +85,12 @@ def test_a_worker_killed_mid_prepare_and_mid_release_leaves_nothing_behind(clust
         lease.id: [m for m in lease.events.values_list("message", flat=True) if "worker" in m]
         for lease in done
     }
-    assert "prepare" in taken_over(stopped[victim.id])  # the same lease may be victim2 too
-    # The release may have been killed while still queued: then its claim lapsed instead.
-    lapsed = "release: its worker stopped reporting; enqueued again"
-    assert "release" in taken_over(stopped[victim2.id]) or lapsed in stopped[victim2.id]
+    # Claims last 3 s here (lifecycle_support): a loaded machine's tick may find one lapsed
+    # before it probes the dead worker, and then it is enqueued again instead of taken over.
+    # (With 30 s claims, the next test shows the takeover itself.)
+    for lease, step in ((victim, "prepare"), (victim2, "release")):
+        lapsed = f"{step}: its worker stopped reporting; enqueued again"
+        assert step in taken_over(stopped[lease.id]) or lapsed in stopped[lease.id]
 
 
 def taken_over(messages):

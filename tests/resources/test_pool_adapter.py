@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters import ADAPTER_NAMES
+from bookings.domain.errors import DomainError
 from bookings.domain.inventory import planning_pools
 from bookings.domain.offer_sets import offer_set_create
 from resources.models import Pool, Site
@@ -104,13 +105,14 @@ def test_a_pool_with_an_unknown_adapter_is_never_planned_or_offered(site, user):
     Pool.objects.filter(id=legacy.id).update(adapter="simulatd")  # a row from before the check
 
     pools, _ = planning_pools()
-    big = offer_set_create(
-        owner=user,
-        data={
-            "components": [{"name": "c", "kind": "compute", "amounts": {"cores": 32}}],
-            "duration": "PT1H",
-        },
-    )
+    with pytest.raises(DomainError) as refused:  # only the legacy pool would have room
+        offer_set_create(
+            owner=user,
+            data={
+                "components": [{"name": "c", "kind": "compute", "amounts": {"cores": 32}}],
+                "duration": "PT1H",
+            },
+        )
     small = offer_set_create(
         owner=user,
         data={
@@ -120,7 +122,10 @@ def test_a_pool_with_an_unknown_adapter_is_never_planned_or_offered(site, user):
     )
 
     assert [p.slug for p in pools] == ["good"]
-    assert big.result == "NO"
+    assert [str(e) for e in refused.value.errors] == [
+        "components[0].amounts.cores: 32 is more than any compute pool has (the largest has 8"
+        " cores)"
+    ]
     offered = {a.pool.slug for lease in small.leases.all() for a in lease.allocations.all()}
     assert small.result == "YES"
     assert offered == {"good"}

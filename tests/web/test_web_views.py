@@ -552,3 +552,17 @@ def test_every_refusal_of_a_new_end_is_shown_on_the_end_field(astro_client, astr
         ):
             failures.append((end, target.phase, response.status_code))
     assert failures == []
+
+
+def test_decline_these_offers_releases_the_set_at_once(astro_client, astro, other_user):
+    offer_set = offers_for(astro)
+    page = astro_client.get(f"/book/{offer_set.id}/")
+    assert b"Decline these offers" in page.content
+    response = astro_client.post(f"/book/{offer_set.id}/decline/", follow=True)
+    assert response.redirect_chain == [(f"/book/{offer_set.id}/", 302)]
+    assert [str(m) for m in response.context["messages"]] == ["Declined 2 offers: released."]
+    assert set(offer_set.leases.values_list("phase", flat=True)) == {Phase.REJECTED}
+    assert b"Decline these offers" not in response.content  # nothing is held any more
+    assert astro_client.get(f"/book/{offer_set.id}/decline/").status_code == 405
+    astro_client.force_login(other_user)
+    assert astro_client.post(f"/book/{offer_set.id}/decline/").status_code == 404

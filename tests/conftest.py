@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import override_settings
 
 
 @pytest.fixture
@@ -22,9 +23,9 @@ def staff(db):
 
 
 @pytest.fixture(autouse=True)
-def far_horizon(settings):
+def far_horizon():
     """The shared test data is pinned to fixed days in 2030 (so bodies compare exactly), past
     the default 90-day horizon: every test plans with a 10-year one. Tests of the policy
     limits (tests/bookings/test_policy.py) set the limits they test."""
-    settings.BOOKING_MAX_LEAD = "P3660D"
-    settings.BOOKING_MAX_END = "P3660D"
+    with override_settings(BOOKING_MAX_LEAD="P3660D", BOOKING_MAX_END="P3660D"):
+        yield

@@ -11,12 +11,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from bookings.choices import ActorKind, OfferSetResult, Phase
+from bookings.domain import policy
 from bookings.models import Lease, LeaseEvent, OfferSet, Profile
 from bookings.web.pictures import floating
 from resources.models import Pool
@@ -39,8 +39,7 @@ CONNECTORS = [
 
 
 def _setting(name: str, default: timedelta) -> timedelta:
-    value = getattr(settings, name, default)
-    return value if isinstance(value, timedelta) else timedelta(seconds=int(value))
+    return timedelta(seconds=policy.limit_seconds(name))
 
 
 def shapes(now: datetime) -> dict[str, tuple[datetime, datetime]]:

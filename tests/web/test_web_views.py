@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import icalendar
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import F
 from django.test import Client
@@ -171,11 +170,6 @@ def test_the_domains_refusals_land_on_the_fields_they_name(astro_client):
             {},
         ),
         (
-            {"earliest": "2030-01-01T00:00", "latest": "2032-01-01T00:00"},
-            {"earliest": ["the window may be at most 366 days long"]},
-            {},
-        ),
-        (
             {"duration_hours": "-1"},
             {"duration_hours": ["Ensure this value is greater than or equal to 0.01."]},
             {},
@@ -207,6 +201,17 @@ def test_bad_input_is_refused_field_by_field(astro_client, overrides, form_error
     assert response.status_code == 400
     assert response.context["form"].errors == form_errors
     assert response.context["formset"].forms[0].errors == row_errors
+    assert OfferSet.objects.count() == 0
+
+
+def test_a_window_past_the_horizon_is_refused_on_the_start_field(astro_client, settings):
+    settings.BOOKING_MAX_END = "P30D"
+    far = timezone.localtime(timezone.now() + timedelta(days=40)).strftime("%Y-%m-%dT%H:%M")
+    response = astro_client.post("/book/", booking_post(latest=far))
+    assert response.status_code == 400
+    (message,) = response.context["form"].errors["earliest"]
+    assert message.startswith("the window may reach at most 30 days ahead, to ")
+    assert f'value="{far}"' in response.content.decode()
     assert OfferSet.objects.count() == 0
 
 
@@ -284,13 +289,15 @@ def test_an_offer_can_be_accepted_from_its_own_page(astro_client, astro):
 
 
 def test_a_no_offers_its_relaxations_and_one_click_asks_again(astro_client, astro):
-    too_big = {**GPU_REQUEST, "components": [{"name": "big", "amounts": {"cores": 200}}]}
+    # Each replica fits the largest pool (64 cores), but only one such pool exists.
+    too_big = {
+        **GPU_REQUEST,
+        "components": [{"name": "big", "replicas": 2, "amounts": {"cores": 60}}],
+    }
     refused = offers_for(astro, too_big)
     assert refused.result == OfferSetResult.NO
     page = astro_client.get(f"/book/{refused.id}/")
-    assert page.context["reasons"] == [
-        "big: no compute pool has 200 cores free for 2 h in the window, even with nothing booked"
-    ]
+    assert page.context["reasons"] == ["big: its 2 replicas never fit together in the window"]
     assert re.fullmatch(
         r"available with \d+ cores \(\d+% of the minimum\) at \w{3} \d+ \w{3} \d\d:\d\d UTC",
         page.context["suggestions"][0]["message"],
@@ -301,7 +308,7 @@ def test_a_no_offers_its_relaxations_and_one_click_asks_again(astro_client, astr
     assert relaxed.result == OfferSetResult.YES
     suggested = refused.suggestions[0]["request"]
     assert relaxed.request["components"] == suggested["components"]
-    assert relaxed.request["components"][0]["amounts"]["cores"]["max"] == 200
+    assert relaxed.request["components"][0]["amounts"]["cores"]["max"] == 60
     missing = astro_client.post(f"/book/{refused.id}/suggestions/9/")
     assert missing.status_code == 404
 
@@ -539,8 +546,7 @@ def test_every_refusal_of_a_new_end_is_shown_on_the_end_field(astro_client, astr
         (lease, "9999-12-31T23:59"),  # past what can be computed: the form's own bound
         (cancelled, far),  # a phase that cannot change its end: the domain's title
     ]
-    if hasattr(settings, "BOOKING_MAX_END"):  # the domain's horizon (issue 11)
-        cases.append((lease, far))
+    cases.append((lease, far))  # past the domain's horizon and longest lease (issue 11)
     failures = []
     for target, end in cases:
         response = astro_client.post(f"/leases/{target.id}/extend/", {"end": end})

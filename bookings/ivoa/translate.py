@@ -645,6 +645,8 @@ def ivoa_path(path: str, names: list[str], paths: dict[str, str]) -> str:
         for ours, theirs in _DIMENSION_NAMES.items():
             rest = rest.replace(f".amounts.{ours}", f".{theirs}")
         rest = rest.replace(".amounts", "").replace(".name", ".meta.name")
+        if base.startswith("data["):  # storage held for a data resource: its skao.datasize
+            rest = rest.replace(".size", ".skao.datasize", 1)
         return base + rest
     for ours, theirs in (
         ("duration", "schedule.requested.duration"),

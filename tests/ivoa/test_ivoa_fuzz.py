@@ -150,7 +150,7 @@ def assert_answer_or_problem(response, media: str) -> None:
     problem = kind.startswith("application/problem+")
     wanted = "json" if media == "application/json" else "yaml"
     assert kind.startswith((f"application/problem+{wanted}", f"application/{wanted}")), kind
-    body = yaml.safe_load(response.content)
+    body = (json.loads if wanted == "json" else yaml.safe_load)(response.content)
     if problem:
         assert body["status"] == response.status_code
         assert all(isinstance(e["path"], str) for e in body["errors"])

@@ -85,11 +85,12 @@ def _throttle(request: HttpRequest, user) -> None:
     try:
         allowed = throttle.allow_request(request, None)
     except redis.exceptions.RedisError:
+        # (the throttle raises DependencyUnavailable itself once bookings/api has it)
         logger.warning("offer-set throttle: Redis is unreachable", exc_info=True)
         raise DomainError(
-            "The rate limiter (Redis) is unreachable; try again shortly.",
+            "The rate limiter (Redis) is unavailable; please try again shortly.",
             status=503,
-            code="dependency-down",
+            code="dependency-unavailable",
             extra={"retry_after": DEPENDENCY_RETRY_SECONDS},
         ) from None
     if not allowed:
@@ -112,8 +113,10 @@ def _domain_problem(request: HttpRequest, error: DomainError, fmt: str) -> HttpR
     if "fresh_offer_set" in extra:
         extra["offerset"] = _url_for(request)("offersets", extra.pop("fresh_offer_set"))
     headers = {"WWW-Authenticate": "Token"} if error.status == 401 else {}
-    if "retry_after" in extra:
-        headers["Retry-After"] = str(extra["retry_after"])
+    # a throttle puts it in `extra` (and the body); a dependency that is down, on the error
+    retry_after = extra.get("retry_after", getattr(error, "retry_after", None))
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
     return problem(
         status=error.status,
         code=error.code,

@@ -331,6 +331,6 @@ def test_redis_down_is_a_503_problem_with_retry_after_quickly(ivoa, settings):
 
         body = assert_problem(response, 503, media=media)
         assert int(response["Retry-After"]) > 0
-        assert body["type"] == formats.PROBLEM_TYPE + "dependency-down"
+        assert body["type"] == formats.PROBLEM_TYPE + "dependency-unavailable"
         assert elapsed < 2, elapsed
     assert OfferSet.objects.count() == 0

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.test import override_settings
 
 from bookings.ivoa import formats
 from bookings.models import OfferSet
@@ -319,14 +320,13 @@ def test_a_post_without_content_type_is_read_as_yaml(live_server, token, capacit
 
 
 def test_redis_down_is_a_503_problem_with_retry_after_quickly(ivoa, settings):
-    settings.CACHES = {
-        "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
-    }
+    closed = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     for media in MEDIA:
         started = time.perf_counter()
-        response = ivoa.post(
-            "/ivoa/offersets", dump(NOTEBOOK, media), content_type=media, HTTP_ACCEPT=media
-        )
+        with override_settings(CACHES=closed):  # restored before the fixtures' own cleanup
+            response = ivoa.post(
+                "/ivoa/offersets", dump(NOTEBOOK, media), content_type=media, HTTP_ACCEPT=media
+            )
         elapsed = time.perf_counter() - started
 
         body = assert_problem(response, 503, media=media)

@@ -24,7 +24,6 @@ Rendering: an offer set and its leases → an execution offer set; a lease → a
 execution session, whichever interface booked it.
 """
 
-import math
 import re
 import uuid
 from collections.abc import Callable, Collection, Iterable
@@ -141,6 +140,12 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _shown(value: Any, limit: int = 120) -> str:
+    """`repr(value)` cut short for a message: never the whole of a huge input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -174,7 +179,8 @@ def _component(value: Any, path: str, slot: str, problems: _Problems) -> dict | 
         problems.add(_join(path, "kind"), "is required")
     elif name is None:
         known = ", ".join(kind_uri(slot, k) for k in KINDS[slot])
-        problems.add(_join(path, "kind"), f"{raw_kind!r} is not a known {slot} kind ({known})")
+        message = f"{_shown(raw_kind)} is not a known {slot} kind ({known})"
+        problems.add(_join(path, "kind"), message)
     meta = value.get("meta", {})
     if not isinstance(meta, dict):
         problems.add(_join(path, "meta"), "must be an object")
@@ -310,21 +316,25 @@ def _interval(value: Any, path: str, problems: _Problems) -> str | None:
     if len(parts) == 1:
         parts = parts * 2
     if len(parts) != 2:
-        problems.add(path, f"{value!r} is not an ISO 8601 interval")
+        problems.add(path, f"{_shown(value)} is not an ISO 8601 interval")
         return None
     first, second = parts
-    if first.upper().startswith("P") and not second.upper().startswith("P"):
-        end, length = _instant_or_date(second), parse_duration(first)
-        start = end - length if end is not None and length is not None else None
-    elif second.upper().startswith("P"):
-        start, length = _instant_or_date(first), parse_duration(second)
-        end = start + length if start is not None and length is not None else None
-    else:
-        start, end = _instant_or_date(first), _instant_or_date(second)
+    try:
+        if first.upper().startswith("P") and not second.upper().startswith("P"):
+            end, length = _instant_or_date(second), parse_duration(first)
+            start = end - length if end is not None and length is not None else None
+        elif second.upper().startswith("P"):
+            start, length = _instant_or_date(first), parse_duration(second)
+            end = start + length if start is not None and length is not None else None
+        else:
+            start, end = _instant_or_date(first), _instant_or_date(second)
+    except OverflowError:
+        problems.add(path, f"{_shown(value)} reaches past the years 1 to 9999")
+        return None
     if start is None or end is None:
         problems.add(
             path,
-            f"{value!r} is not an ISO 8601 interval of date-times with a time zone "
+            f"{_shown(value)} is not an ISO 8601 interval of date-times with a time zone "
             "and durations without years or months",
         )
         return None
@@ -408,7 +418,7 @@ def _data_parts(data: dict, datasets: Collection[str], problems: _Problems) -> l
             storage = None
         item.update(
             path=f"data[{i}]",
-            size_gib=math.ceil(size / GIB) if size else None,
+            size_gib=-(-size // GIB) if size else None,  # exact: a float overflows
             storage=storage,
             dataset=item["name"] if item["name"] in datasets else None,
         )
@@ -600,11 +610,12 @@ def _check_references(compute_key, compute_volumes, items, declared, problems) -
     data_items, storage_items, volume_items = items
     for name in compute_volumes:
         if name not in declared["volumes"]:
-            problems.add(f"{compute_key}.volumes", f"{name!r} is not the name of a volume")
+            problems.add(f"{compute_key}.volumes", f"{_shown(name)} is not the name of a volume")
     for s in storage_items:
         for name in s["data"]:
             if name not in declared["data"]:
-                problems.add(f"{s['path']}.data", f"{name!r} is not the name of a data resource")
+                message = f"{_shown(name)} is not the name of a data resource"
+                problems.add(f"{s['path']}.data", message)
     for d in data_items:
         if d["storage"] is not None and d["storage"] not in declared["storage"]:
             message = f"{d['storage']!r} is not the name of a storage resource"
@@ -614,7 +625,7 @@ def _check_references(compute_key, compute_volumes, items, declared, problems) -
         path = f"{v['path']}.resources"
         for name in _names(spec.get("resources", spec.get("resource")), path, problems):
             if name not in declared["data"] | declared["storage"]:
-                problems.add(path, f"{name!r} is not a data or storage resource")
+                problems.add(path, f"{_shown(name)} is not a data or storage resource")
 
 
 def ivoa_errors(errors: Iterable[FieldError], paths: dict[str, str]) -> list[FieldError]:
@@ -634,6 +645,8 @@ def ivoa_path(path: str, names: list[str], paths: dict[str, str]) -> str:
         for ours, theirs in _DIMENSION_NAMES.items():
             rest = rest.replace(f".amounts.{ours}", f".{theirs}")
         rest = rest.replace(".amounts", "").replace(".name", ".meta.name")
+        if base.startswith("data["):  # storage held for a data resource: its skao.datasize
+            rest = rest.replace(".size", ".skao.datasize", 1)
         return base + rest
     for ours, theirs in (
         ("duration", "schedule.requested.duration"),
@@ -670,14 +683,15 @@ def update_parse(data: Any) -> str:
     if kind is None:
         problems.add(prefix + "kind", f"is required ({ENUM_UPDATE})")
     elif kind != ENUM_UPDATE:
-        problems.add(prefix + "kind", f"{kind!r} is not supported; use {ENUM_UPDATE} on phase")
+        message = f"{_shown(kind)} is not supported; use {ENUM_UPDATE} on phase"
+        problems.add(prefix + "kind", message)
     if data.get("path") not in ("phase", "state"):
         problems.add(prefix + "path", "must be phase (the only field a client may update)")
     value = data.get("value")
     if value not in UPDATABLE_PHASES:
         allowed = ", ".join(UPDATABLE_PHASES)
         problems.add(
-            prefix + "value", f"{value!r} is not an update a client can ask for ({allowed})"
+            prefix + "value", f"{_shown(value)} is not an update a client can ask for ({allowed})"
         )
     if problems.items:
         raise DomainError("The update is not valid.", errors=problems.items)

@@ -6,15 +6,17 @@ Authentication is the native API's: `Authorization: Token <key>` or a logged-in 
 prototype does.
 """
 
+import logging
 import math
 from collections.abc import Callable
 from functools import wraps
 
+import redis
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import APIException, AuthenticationFailed
 
 from bookings.api.authentication import ApiTokenAuthentication
 from bookings.api.throttling import OfferSetThrottle
@@ -23,7 +25,16 @@ from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_accept, lease_cancel, lease_for_user, lease_reject
 from bookings.domain.offer_sets import offer_set_create
 from bookings.ivoa import selectors, translate
-from bookings.ivoa.formats import FormatError, parse_body, problem, render, response_format
+from bookings.ivoa.formats import (
+    FormatError,
+    parse_body,
+    problem,
+    problem_format,
+    render,
+    response_format,
+)
+
+logger = logging.getLogger(__name__)
 
 UPDATES = {
     Phase.ACCEPTED: lease_accept,
@@ -31,6 +42,7 @@ UPDATES = {
     Phase.CANCELLED: lease_cancel,
 }
 _SAFE = {"GET", "HEAD", "OPTIONS"}
+DEPENDENCY_RETRY_SECONDS = 5
 
 
 class _CsrfCheck(CsrfViewMiddleware):
@@ -70,7 +82,18 @@ def _throttle(request: HttpRequest, user) -> None:
     expensive call whichever interface asks."""
     request.user = user
     throttle = OfferSetThrottle()
-    if not throttle.allow_request(request, None):
+    try:
+        allowed = throttle.allow_request(request, None)
+    except redis.exceptions.RedisError:
+        # (the throttle raises DependencyUnavailable itself once bookings/api has it)
+        logger.warning("offer-set throttle: Redis is unreachable", exc_info=True)
+        raise DomainError(
+            "The rate limiter (Redis) is unavailable; please try again shortly.",
+            status=503,
+            code="dependency-unavailable",
+            extra={"retry_after": DEPENDENCY_RETRY_SECONDS},
+        ) from None
+    if not allowed:
         wait = math.ceil(throttle.wait() or 1)
         raise DomainError(
             f"Too many offer-set requests; try again in {wait} s.",
@@ -85,17 +108,20 @@ def _url_for(request: HttpRequest) -> Callable[[str, str], str]:
     return lambda collection, id_: f"{base}{collection}/{id_}"
 
 
-def _domain_problem(request: HttpRequest, error: DomainError) -> HttpResponse:
+def _domain_problem(request: HttpRequest, error: DomainError, fmt: str) -> HttpResponse:
     extra = dict(error.extra)
     if "fresh_offer_set" in extra:
         extra["offerset"] = _url_for(request)("offersets", extra.pop("fresh_offer_set"))
     headers = {"WWW-Authenticate": "Token"} if error.status == 401 else {}
-    if "retry_after" in extra:
-        headers["Retry-After"] = str(extra["retry_after"])
+    # a throttle puts it in `extra` (and the body); a dependency that is down, on the error
+    retry_after = extra.get("retry_after", getattr(error, "retry_after", None))
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
     return problem(
         status=error.status,
         code=error.code,
         title=error.title,
+        fmt=fmt,
         detail="; ".join(str(e) for e in error.errors) or error.title,
         errors=[{"path": e.path, "message": e.message} for e in error.errors],
         headers=headers,
@@ -103,34 +129,81 @@ def _domain_problem(request: HttpRequest, error: DomainError) -> HttpResponse:
     )
 
 
+def _api_problem(error: APIException, fmt: str) -> HttpResponse:
+    """A DRF exception raised below us (a throttle's, a dependency's) in our problem shape."""
+    headers = {}
+    wait = getattr(error, "wait", None)
+    if wait or error.status_code == 503:
+        headers["Retry-After"] = str(math.ceil(wait or DEPENDENCY_RETRY_SECONDS))
+    return problem(
+        status=error.status_code,
+        code=error.default_code.replace("_", "-"),
+        title=str(error.detail),
+        fmt=fmt,
+        headers=headers,
+    )
+
+
 def ivoa_view(*methods: str):
-    """Method check, content negotiation, authentication and errors, all as problem+json."""
+    """Method check, content negotiation, authentication and errors, all as problems in the
+    negotiated format; an unexpected error too (logged), never Django's HTML page."""
 
     def decorate(view):
         @csrf_exempt  # session callers are checked in _authenticate; token callers need none
         @wraps(view)
         def wrapper(request: HttpRequest, **kwargs) -> HttpResponse:
+            fmt = problem_format(request)
             if request.method not in methods:
                 return problem(
                     status=405,
                     code="method-not-allowed",
                     title=f"{request.method} is not allowed here.",
+                    fmt=fmt,
                     headers={"Allow": ", ".join(methods)},
                 )
             try:
-                fmt = response_format(request)
+                answer = response_format(request)
                 user = _authenticate(request)
-                return view(request, user=user, fmt=fmt, **kwargs)
+                return view(request, user=user, fmt=answer, **kwargs)
             except FormatError as error:
                 return problem(
-                    status=error.status, code="bad-format", title=error.title, detail=error.detail
+                    status=error.status,
+                    code="bad-format" if error.status != 413 else "too-large",
+                    title=error.title,
+                    fmt=fmt,
+                    detail=error.detail,
+                    errors=[{"path": e.path, "message": e.message} for e in error.errors],
                 )
             except DomainError as error:
-                return _domain_problem(request, error)
+                return _domain_problem(request, error, fmt)
+            except APIException as error:
+                return _api_problem(error, fmt)
+            except Exception:
+                logger.exception("IVOA %s %s failed", request.method, request.path)
+                return problem(
+                    status=500,
+                    code="server-error",
+                    title="The server failed on this request; it has been logged.",
+                    fmt=fmt,
+                )
 
         return wrapper
 
     return decorate
+
+
+@csrf_exempt  # no state is changed; token callers must not meet the CSRF page
+def not_found(request: HttpRequest, **kwargs) -> HttpResponse:
+    """Every /ivoa/ path that is none of the interface's, whatever the method: a problem,
+    never Django's HTML 404 (nor its CSRF page)."""
+    return problem(
+        status=404,
+        code="not-found",
+        title="No such IVOA resource.",
+        fmt=problem_format(request),
+        detail=f"{request.path!r} is none of /ivoa/offersets, /ivoa/offersets/{{uuid}}, "
+        "/ivoa/sessions/{uuid} and /ivoa/direct.",
+    )
 
 
 def _parse_request(request: HttpRequest, *, user, max_offers: int) -> tuple[dict, dict]:
@@ -191,6 +264,7 @@ def direct(request: HttpRequest, *, user, fmt: str) -> HttpResponse:
             status=409,
             code="nothing-fits",
             title="Nothing fits this request in its window.",
+            fmt=fmt,
             detail="; ".join(m["message"] for m in body["meta"].get("messages", [])),
             messages=body["meta"].get("messages", []),
             offerset=body["meta"]["url"],

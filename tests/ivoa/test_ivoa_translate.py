@@ -7,6 +7,7 @@ from django.test import RequestFactory
 
 from bookings.domain.errors import DomainError, FieldError
 from bookings.ivoa import formats, translate
+from tests.ivoa.ivoadata import example
 
 pytestmark = [pytest.mark.unit]
 
@@ -19,8 +20,8 @@ def parse(data, datasets=()):
     return translate.offerset_request_parse(data, datasets=set(datasets))
 
 
-def test_the_newest_form_maps_onto_our_request(recordings):
-    request, paths = parse(recordings.data("001-001"))
+def test_the_newest_form_maps_onto_our_request():
+    request, paths = parse(example("notebook.yaml"))
 
     assert paths == {"compute": "compute"}
     assert request == {
@@ -29,25 +30,22 @@ def test_the_newest_form_maps_onto_our_request(recordings):
             {
                 "name": "compute",
                 "kind": "compute",
-                "amounts": {"cores": {"min": 5, "max": 15}, "memory_gib": {"min": 3, "max": 9}},
+                "amounts": {"cores": {"min": 4, "max": 12}, "memory_gib": {"min": 6, "max": 10}},
             }
         ],
         "datasets": [],
-        "duration": "PT1H",
+        "duration": "PT2H",
         "max_offers": 4,
         "executable": {
             "ivoa": {
                 "executable": {
                     "kind": "jupyter-notebook",
-                    "name": "executable-001",
-                    "spec": {
-                        "location": "https://raw.githubusercontent.com/Zarquan/binder-demo/"
-                        "main/02_dmhh.ipynb"
-                    },
+                    "name": "spectra-notebook",
+                    "spec": {"location": "https://example.org/notebooks/spectra.ipynb"},
                 },
                 "compute": {
                     "kind": "simple-compute-resource",
-                    "name": "computer-001",
+                    "name": "spectra-compute",
                     "spec": {},
                     "volumes": [],
                 },
@@ -60,8 +58,8 @@ def test_the_newest_form_maps_onto_our_request(recordings):
     }
 
 
-def test_a_minimal_request_gets_the_prototypes_defaults(recordings):
-    request, _ = parse(recordings.data("002-001"))
+def test_a_minimal_request_gets_the_prototypes_defaults():
+    request, _ = parse(example("minimal.json"))
 
     assert request["components"] == [
         {
@@ -75,18 +73,22 @@ def test_a_minimal_request_gets_the_prototypes_defaults(recordings):
     assert request["executable"]["ivoa"]["executable"]["name"] is None
 
 
-def test_older_spellings_name_type_and_computer(recordings):
-    request, paths = parse(recordings.data("example-006-001"))
+def test_older_spellings_name_type_and_computer():
+    request, paths = parse(example("container-older-spelling.yaml"))
 
     assert paths == {"compute": "computer"}
-    assert request["name"] == "example-006"
+    assert request["name"] == "lightcurves"
+    assert request["components"][0]["amounts"] == {
+        "cores": {"min": 6, "max": 6},
+        "memory_gib": {"min": 1, "max": 12},
+    }
     ivoa = request["executable"]["ivoa"]
     assert (ivoa["executable"]["kind"], ivoa["executable"]["name"]) == (
         "docker-container",
-        "example-006-executable",
+        "lightcurves-container",
     )
-    assert ivoa["executable"]["spec"]["entrypoint"] == "test-entrypoint"
-    assert ivoa["compute"]["name"] == "example-006-compute"
+    assert ivoa["executable"]["spec"]["entrypoint"] == "run-lightcurves"
+    assert ivoa["compute"]["name"] == "lightcurves-compute"
 
 
 def test_the_standard_drafts_resources_block():
@@ -113,7 +115,7 @@ def test_the_standard_drafts_resources_block():
     assert paths == {"compute": "compute", "storage-0": "storage[0]"}
 
 
-def test_data_named_like_our_dataset_books_it(recordings):
+def test_data_named_like_our_dataset_books_it():
     data = {
         "data": [
             {"kind": f"{EB}/data/ivoa-data-resource-1.0", "meta": {"name": "gaia-dr3"}},
@@ -136,13 +138,13 @@ def test_data_named_like_our_dataset_books_it(recordings):
     assert [(s["name"], s["component"]) for s in ivoa["storage"]] == [("Storage for [cat]", None)]
 
 
-def test_skao_data_sizes_become_storage_holds(recordings):
-    request, paths = parse(recordings.data("example-011-007"))
+def test_skao_data_sizes_become_storage_holds():
+    request, paths = parse(example("skao-data.json"))
 
     assert request["components"][1] == {
         "name": "storage-0",
         "kind": "storage",
-        "amounts": {"size_gib": {"min": 25600, "max": 25600}},
+        "amounts": {"size_gib": {"min": 5, "max": 5}},  # 5368709120 bytes
     }
     assert paths == {"compute": "compute", "storage-0": "data[0]"}
 

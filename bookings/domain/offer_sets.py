@@ -13,6 +13,7 @@ from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_offers
 from bookings.domain.inventory import (
+    PlanningSnapshot,
     engine_datasets,
     epoch,
     instant,
@@ -116,12 +117,13 @@ def _check_references(normalised: dict) -> None:
 _NOT_SHAPE = ("start", "max_offers")
 
 
-def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
+def _make_room_for_holds(*, owner, normalised: dict, actor) -> tuple[list[dict], bool]:
     """Holds must not hoard (README "Holds"). A new request of the same shape as one the owner
     still holds offers for supersedes it: those offers are declined first, so the owner's own
     holds never push the new answer later. Then `OFFER_HOLDS_PER_USER` caps the owner's live
-    holds: 409 when none are left, fewer offers (and a message saying so) when some are.
-    Returns the messages for the new set."""
+    holds: 409 (before anything is declined) when none are left, fewer offers (and a message
+    saying so) when some are. Returns the messages for the new set, and whether any holds
+    were declined."""
     shape = {k: v for k, v in normalised.items() if k not in _NOT_SHAPE}
     removed = " - ".join(f"'{k}'" for k in _NOT_SHAPE)
     same = f"(o.request - {removed}) = %s::jsonb"
@@ -135,12 +137,6 @@ def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
             [json.dumps(shape)] * 3 + [owner.pk, Phase.OFFERED, timezone.now()],
         )
         superseded, held, next_lapse = cursor.fetchone()
-    if superseded:
-        leases_decline(
-            lease_ids=superseded,
-            actor=actor,
-            message="declined: superseded by a new request of the same shape",
-        )
     cap = policy.holds_per_user()
     room = cap - held
     if room <= 0:
@@ -152,17 +148,24 @@ def _make_room_for_holds(*, owner, normalised: dict, actor) -> list[dict]:
             errors=[FieldError("max_offers", f"no more offers may be held (at most {cap})")],
             extra={"holds": held, "limit": cap, "next_lapse": _iso(next_lapse)},
         )
+    if superseded:
+        leases_decline(
+            lease_ids=superseded,
+            actor=actor,
+            message="declined: superseded by a new request of the same shape",
+        )
+    notes = []
     if room < normalised["max_offers"]:
         normalised["max_offers"] = room
-        return [
+        notes.append(
             {
                 "kind": "holds",
                 "path": "max_offers",
                 "message": f"{room} offers at most: you already hold {held} of the {cap}"
                 " one user may hold at once.",
             }
-        ]
-    return []
+        )
+    return notes, bool(superseded)
 
 
 def leases_decline(*, lease_ids, actor, message: str) -> int:
@@ -203,10 +206,10 @@ def _largest(epools) -> dict[tuple[str, str], int]:
     return largest
 
 
-def _check_amounts(normalised: dict, epools) -> None:
-    """Policy: no replica asks for more than the largest enabled pool of its kind has (every
-    replica must fit inside one pool, so more can never be granted)."""
-    largest = _largest(epools)
+def _check_amounts(normalised: dict, snapshot: PlanningSnapshot) -> None:
+    """Policy: no replica asks for more than the largest enabled pool of its kind has, at any
+    site (every replica must fit inside one pool, so more can never be granted)."""
+    largest = _largest(planning_pools(kinds=_kinds(normalised), snapshot=snapshot)[1])
     errors = []
     for i, component in enumerate(normalised["components"]):
         for dim, amount in component["amounts"].items():
@@ -223,16 +226,21 @@ def _check_amounts(normalised: dict, epools) -> None:
         raise DomainError("The request asks for more than any pool has.", errors=errors)
 
 
-def plan(*, normalised: dict) -> engine.Answer:
-    """Run the engine on the current load (no locks held)."""
-    request = engine_request(normalised)
+def _kinds(normalised: dict) -> set[str]:
+    """The pool kinds a request plans over."""
     kinds = {c["kind"] for c in normalised["components"]}
     if normalised["datasets"]:
         kinds |= {PoolKind.STORAGE, PoolKind.DATA}
-    snapshot = planning_snapshot()
+    return kinds
+
+
+def plan(*, normalised: dict, snapshot: PlanningSnapshot | None = None) -> engine.Answer:
+    """Run the engine on the current load (no locks held), from `snapshot` if one was just
+    taken."""
+    request = engine_request(normalised)
+    kinds = _kinds(normalised)
+    snapshot = snapshot or planning_snapshot()
     pools, epools = planning_pools(site=normalised["site"], kinds=kinds, snapshot=snapshot)
-    everywhere = planning_pools(kinds=kinds, snapshot=snapshot)[1] if normalised["site"] else epools
-    _check_amounts(normalised, everywhere)
     datasets = engine_datasets(normalised["datasets"]) if normalised["datasets"] else []
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
     policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
@@ -267,9 +275,17 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
     now = now or timezone.now()
     normalised = request_normalise(data=data, now=now)
     _check_references(normalised)
-    notes = _make_room_for_holds(owner=owner, normalised=normalised, actor=client or owner)
+    # Everything that can refuse the request runs before the first write (declining the
+    # holds it supersedes): a refused request loses nothing.
+    snapshot = planning_snapshot()
+    _check_amounts(normalised, snapshot)
+    notes, superseded = _make_room_for_holds(
+        owner=owner, normalised=normalised, actor=client or owner
+    )
     for attempt in range(PLAN_ATTEMPTS):
-        answer = plan(normalised=normalised)
+        # The first plan reuses the snapshot unless holds were declined since it was taken.
+        fresh = attempt > 0 or superseded
+        answer = plan(normalised=normalised, snapshot=None if fresh else snapshot)
         with transaction.atomic():
             pools, kept = lock_offers(list(answer.offers))
             if len(kept) == len(answer.offers) or attempt == PLAN_ATTEMPTS - 1:

@@ -108,6 +108,12 @@ def test_the_holds_of_one_user_are_capped(api, other_api, capacity, settings):
         holds=3,
         limit=3,
     )
+    # Refused before anything is written: every hold is still there.
+    assert Lease.objects.filter(owner__username="astro", phase="OFFERED").count() == 3
+    # The same job asked again at the cap replaces its own holds instead of being refused.
+    again = ask(2).json()
+    assert (len(again["offers"]), phases(capped)) == (1, ["REJECTED"])
+    capped = again
     assert len(offer_set(other_api)["offers"]) == 2  # per user: others are not affected
     api.post(f"/api/v1/offer-sets/{capped['id']}/decline")
     assert ask(3).status_code == 201

@@ -47,12 +47,16 @@ def race_capacity(*, extra_leases=()) -> None:
     )
 
 
-ONE_CORE_AT_EIGHT = {
-    "components": [{"name": "job", "amounts": {"cores": 1}}],
-    "duration": "PT1H",
-    "start": f"{DAY}T08:00:00Z/{DAY}T08:00:00Z",
-    "max_offers": 1,
-}
+def one_core_at_eight(i: int) -> dict:
+    """Job `i`: the racing clients book jobs of their own (the same job asked again would
+    supersede its own holds instead of racing for capacity)."""
+    return {
+        "name": f"job {i}",
+        "components": [{"name": "job", "amounts": {"cores": 1}}],
+        "duration": "PT1H",
+        "start": f"{DAY}T08:00:00Z/{DAY}T08:00:00Z",
+        "max_offers": 1,
+    }
 
 
 def in_threads(calls) -> list:
@@ -80,8 +84,9 @@ def test_accepts_racing_for_the_last_capacity(user, settings):
     settings.OFFER_HOLD_SECONDS = 0  # every offer's hold has lapsed: accept must re-check
     client = token_client(user)
     offers = []
-    for _ in range(CLIENTS):
-        response = client.post("/api/v1/offer-sets/", ONE_CORE_AT_EIGHT, format="json")
+    settings.OFFER_HOLDS_PER_USER = CLIENTS
+    for i in range(CLIENTS):
+        response = client.post("/api/v1/offer-sets/", one_core_at_eight(i), format="json")
         offers += [o["id"] for o in response.json()["offers"]]
     assert len(offers) == CLIENTS
     clients = [token_client(user) for _ in offers]
@@ -99,13 +104,14 @@ def test_accepts_racing_for_the_last_capacity(user, settings):
     assert pools_over_capacity() == []
 
 
-def test_offer_sets_racing_for_the_last_capacity(user):
+def test_offer_sets_racing_for_the_last_capacity(user, settings):
     race_capacity()
+    settings.OFFER_HOLDS_PER_USER = CLIENTS
     clients = [token_client(user) for _ in range(CLIENTS)]
     responses = in_threads(
         [
-            lambda c=c: c.post("/api/v1/offer-sets/", ONE_CORE_AT_EIGHT, format="json")
-            for c in clients
+            lambda c=c, i=i: c.post("/api/v1/offer-sets/", one_core_at_eight(i), format="json")
+            for i, c in enumerate(clients)
         ]
     )
     assert {r.status_code for r in responses} == {201}

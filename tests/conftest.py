@@ -1,8 +1,16 @@
 """Shared fixtures: real PostgreSQL (pytest-django's test database) and real Redis."""
 
+import os
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
+from hypothesis import settings as hypothesis_settings
+
+# CI runs derandomized (HYPOTHESIS_PROFILE=ci in .ci/run): a submission lands on what its own
+# run saw, not on a new draw. Developers' runs keep exploring (the default profile).
+hypothesis_settings.register_profile("ci", derandomize=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture

@@ -8,7 +8,14 @@ import jsonschema
 import pytest
 import yaml
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+from tests.ivoa.conftest import MISSING_REFERENCE, REFERENCE
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db,
+    # Every test here replays ../shared: a clone without it skips them all, with one message.
+    pytest.mark.skipif(not REFERENCE.is_dir(), reason=MISSING_REFERENCE),
+]
 
 # Parts of a session are not separately addressable here, so they carry no meta.url (README).
 PART_URLS = {

@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.skipif(not REFERENCE.is_dir(), reason=MISSING_REFERENCE),
 ]
 
-# Parts of a session are not separately addressable here, so they carry no meta.url (README).
+# Parts of a session are not separately addressable here, so they carry no meta.url (docs/ivoa.md).
 PART_URLS = {
     "offers[].executable.meta.url",
     "offers[].compute.meta.url",

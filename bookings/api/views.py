@@ -43,7 +43,8 @@ from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import parse_instant, quoted
 from bookings.domain.rows import Columns, table
-from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from bookings.domain.selectors import offer_set_for_user
+from bookings.models import Allocation, Lease, LeaseEvent
 from resources.models import Pool, Site
 
 DEFAULT_AVAILABILITY_SPAN = timedelta(days=7)
@@ -200,22 +201,6 @@ def _later(instant: datetime, span: timedelta) -> datetime:
         return datetime.max.replace(tzinfo=UTC)
 
 
-def offer_set_for_user(*, offer_set_id, user) -> OfferSet:
-    offer_sets = OfferSet.objects.prefetch_related(
-        Prefetch(
-            "leases",
-            queryset=Lease.objects.select_related("site")
-            .prefetch_related(
-                Prefetch("allocations", queryset=Allocation.objects.select_related("pool"))
-            )
-            .order_by("rank"),
-        )
-    )
-    if not user.is_staff:
-        offer_sets = offer_sets.filter(owner=user)
-    return get_object_or_404(offer_sets, id=offer_set_id)
-
-
 class OfferSetCreate(ProblemAPIView):
     throttle_classes = [OfferSetThrottle]
 
@@ -238,7 +223,7 @@ class OfferSetCreate(ProblemAPIView):
 class OfferSetDetail(ProblemAPIView):
     @extend_schema(responses={200: OfferSetSerializer, **problems(404)})
     def get(self, request, id):
-        offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
+        offer_set = offer_set_for_user(offer_set_id=id, user=request.user, with_offers=True)
         return Response(OfferSetSerializer(offer_set).data)
 
 
@@ -249,9 +234,9 @@ class OfferSetDecline(ProblemAPIView):
         responses={200: OfferSetSerializer, **problems(404)},
     )
     def post(self, request, id):
-        offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
+        offer_set = offer_set_for_user(offer_set_id=id, user=request.user, with_offers=True)
         offer_set_decline(offer_set=offer_set, user=request.user)
-        offer_set = offer_set_for_user(offer_set_id=id, user=request.user)
+        offer_set = offer_set_for_user(offer_set_id=id, user=request.user, with_offers=True)
         return Response(OfferSetSerializer(offer_set).data)
 
 
@@ -343,7 +328,9 @@ class LeaseAccept(LeaseAction):
         except DomainError as error:
             fresh = error.extra.get("fresh_offer_set")
             if isinstance(fresh, str):
-                offer_set = offer_set_for_user(offer_set_id=fresh, user=request.user)
+                offer_set = offer_set_for_user(
+                    offer_set_id=fresh, user=request.user, with_offers=True
+                )
                 error.extra["fresh_offer_set"] = OfferSetSerializer(offer_set).data
             raise
 

@@ -1,10 +1,5 @@
 """Reads for the IVOA interface: offer sets and leases as the plain dicts `translate` renders."""
 
-import uuid
-
-from django.db.models import Q
-
-from bookings.domain.errors import DomainError
 from bookings.ivoa import translate
 from bookings.models import Lease, OfferSet
 from resources.models import Dataset
@@ -12,17 +7,6 @@ from resources.models import Dataset
 
 def dataset_slugs() -> set[str]:
     return set(Dataset.objects.values_list("slug", flat=True))
-
-
-def offer_set_for_user(*, offer_set_id, user) -> OfferSet:
-    """The offer set if `user` owns it, made the call, or is staff; 404 otherwise."""
-    offer_sets = OfferSet.objects.all()
-    if not user.is_staff:
-        offer_sets = offer_sets.filter(Q(owner=user) | Q(client=user))
-    try:
-        return offer_sets.get(id=uuid.UUID(str(offer_set_id)))
-    except (OfferSet.DoesNotExist, ValueError):
-        raise DomainError("No such offer set.", status=404, code="not-found") from None
 
 
 def lease_source(lease: Lease) -> dict:

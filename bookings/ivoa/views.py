@@ -24,6 +24,7 @@ from bookings.choices import OfferSetResult, Phase
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_accept, lease_cancel, lease_for_user, lease_reject
 from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.selectors import offer_set_for_user
 from bookings.ivoa import selectors, translate
 from bookings.ivoa.formats import (
     FormatError,
@@ -241,7 +242,7 @@ def offerset_create(request: HttpRequest, *, user, fmt: str) -> HttpResponse:
 
 @ivoa_view("GET")
 def offerset_detail(request: HttpRequest, *, user, fmt: str, uuid: str) -> HttpResponse:
-    offer_set = selectors.offer_set_for_user(offer_set_id=uuid, user=user)
+    offer_set = offer_set_for_user(offer_set_id=uuid, user=user)
     return render(_offerset_body(request, offer_set), fmt=fmt)
 
 

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from bookings.domain.leases import (
 from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import request_normalise
+from bookings.domain.selectors import offer_set_for_user
 from bookings.models import Allocation, Lease, OfferSet
 from bookings.web import forms, pictures
 from bookings.web.instants import shifted, showable, shown
@@ -124,10 +125,10 @@ def _book(request, form, formset, templates, *, template=None, status=200):
 
 
 def _offer_set_for(request, offer_set_id) -> OfferSet:
-    offer_sets = OfferSet.objects.all()
-    if not request.user.is_staff:
-        offer_sets = offer_sets.filter(owner=request.user)
-    return get_object_or_404(offer_sets, id=offer_set_id)
+    try:
+        return offer_set_for_user(offer_set_id=offer_set_id, user=request.user)
+    except DomainError as error:
+        raise Http404(error.title) from None
 
 
 @login_required

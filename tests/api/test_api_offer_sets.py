@@ -183,7 +183,7 @@ def test_another_users_offer_set_is_not_found_but_staff_sees_it(
     body = api.post("/api/v1/offer-sets/", worker_request(), format="json").json()
     response = other_api.get(f"/api/v1/offer-sets/{body['id']}/")
     assert response.status_code == 404
-    assert response.json() == problem(404, "not-found", "Not found.", "Not found.")
+    assert response.json() == problem(404, "not-found", "No such offer set.")
     assert staff_api.get(f"/api/v1/offer-sets/{body['id']}/").json()["id"] == body["id"]
 
 

@@ -1,12 +1,17 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from bookings.domain.errors import DomainError
+from bookings.domain.leases import lease_cancel
 from bookings.models import Allocation, ApiToken, Lease, LeaseEvent, OfferSet, Profile
 
 
 class AllocationInline(admin.TabularInline):
+    """What the lease consumes: shown, never edited here (only the booking guard writes it)."""
+
     model = Allocation
     extra = 0
-    fields = [
+    can_delete = False
+    fields = readonly_fields = [
         "component",
         "replica",
         "pool",
@@ -17,7 +22,9 @@ class AllocationInline(admin.TabularInline):
         "readers",
         "period",
     ]
-    autocomplete_fields = ["pool"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class LeaseEventInline(admin.TabularInline):
@@ -39,9 +46,31 @@ class LeaseAdmin(admin.ModelAdmin):
     search_fields = ["id", "name", "owner__username"]
     date_hierarchy = "start"
     list_select_related = ["owner", "site"]
-    readonly_fields = ["id", "version", "created", "updated"]
-    raw_id_fields = ["offer_set"]
     inlines = [AllocationInline, LeaseEventInline]
+    actions = ["cancel"]
+
+    # A lease changes only through the lease services (their checks, their events): the
+    # admin shows it and offers what the services offer.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Cancel the selected leases", permissions=["view"])
+    def cancel(self, request, queryset):
+        cancelled = 0
+        for lease_id in queryset.values_list("id", flat=True):
+            try:
+                lease_cancel(lease_id=lease_id, user=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{lease_id}: {error.title}", messages.WARNING)
+            else:
+                cancelled += 1
+        self.message_user(request, f"Cancelled {cancelled} lease(s).", messages.SUCCESS)
 
 
 class LeaseInline(admin.TabularInline):

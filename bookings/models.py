@@ -7,6 +7,7 @@ on it and the triggers that set it (migration 0005, not a model field: Django ne
 it), from which each process keeps its copy of the load current (bookings.domain.load_cache).
 """
 
+import copy
 import hashlib
 import secrets
 import uuid
@@ -148,6 +149,31 @@ class Lease(models.Model):
     def __str__(self) -> str:
         return f"{self.name or 'lease'} {str(self.id)[:8]} ({self.phase})"
 
+    # Leases are written by bookings.domain.leases.leases_write only, which writes the fields
+    # that differ from what was read (`changed_fields`): a worker's bookkeeping never
+    # overwrites a field another transaction changed meanwhile.
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        lease = super().from_db(db, field_names, values)
+        lease._written = dict(zip(field_names, map(_copied, values), strict=True))
+        return lease
+
+    def changed_fields(self) -> list[str]:
+        """The attnames whose values differ from those read or last written (every field of
+        a lease never read)."""
+        written = getattr(self, "_written", None)
+        fields = [f.attname for f in self._meta.concrete_fields if not f.primary_key]
+        if written is None:
+            return fields
+        return [
+            name for name in fields if name not in written or written[name] != getattr(self, name)
+        ]
+
+    def mark_written(self, names) -> None:
+        written = self.__dict__.setdefault("_written", {})
+        written.update((name, _copied(getattr(self, name))) for name in names)
+
 
 class Allocation(Dimensions):
     lease = models.ForeignKey(Lease, on_delete=models.CASCADE, related_name="allocations")
@@ -199,6 +225,11 @@ class LeaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_phase or '·'} → {self.to_phase or '·'}: {self.message}"
+
+
+def _copied(value):
+    # JSON values are mutable: keep a copy, so an in-place change still shows as a change.
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 def _hash_key(key: str) -> str:

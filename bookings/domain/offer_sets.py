@@ -21,7 +21,7 @@ from bookings.domain.inventory import (
     planning_pools,
     planning_snapshot,
 )
-from bookings.domain.leases import _transition_all
+from bookings.domain.leases import LeaseChange, leases_write
 from bookings.domain.requests import request_normalise
 from bookings.domain.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
@@ -178,8 +178,8 @@ def leases_decline(*, lease_ids, actor, message: str) -> int:
             .order_by("id")
         )
         if leases:
-            _transition_all(
-                [(lease, Phase.REJECTED, message, {}) for lease in leases],
+            leases_write(
+                [LeaseChange(lease, Phase.REJECTED, message) for lease in leases],
                 actor_kind=ActorKind.USER,
                 actor=actor,
             )

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import transaction
-from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
 from bookings.choices import TRANSITIONS, ActorKind, Phase, can_transition
@@ -19,38 +18,10 @@ from bookings.domain.leases import (
     lease_release_early,
     leases_write,
 )
-from bookings.models import Lease, LeaseEvent, OfferSet
-from resources.models import Pool, Site
+from bookings.models import Lease, LeaseEvent
+from tests.bookings.leasedata import lease_in
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture
-def pool(db):
-    site = Site.objects.create(slug="edi", name="Edinburgh", timezone="UTC")
-    return Pool.objects.create(
-        slug="edi-a", site=site, kind="compute", cores=8, memory_gib=16, adapter="simulated"
-    )
-
-
-def lease_in(phase: str, owner, pool, *, started: bool = False) -> Lease:
-    """A lease in `phase` read back from the database, as a service would lock it."""
-    now = timezone.now()
-    start = now - timedelta(minutes=5) if started else now + timedelta(hours=1)
-    end = start + timedelta(hours=2)
-    offer_set = OfferSet.objects.create(owner=owner, request={}, result="YES", expires=end)
-    lease = Lease.objects.create(
-        offer_set=offer_set,
-        owner=owner,
-        site=pool.site,
-        phase=phase,
-        start=start,
-        end=end,
-        preparation_start=start,
-        expires=now + timedelta(minutes=5) if phase == Phase.OFFERED else None,
-    )
-    lease.allocations.create(pool=pool, cores=1, period=DateTimeTZRange(start, end, "[)"))
-    return Lease.objects.get(id=lease.id)
 
 
 def stored(lease: Lease) -> dict:

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_cancel
+from bookings.domain.offer_sets import offer_set_decline
 from bookings.models import Allocation, ApiToken, Lease, LeaseEvent, OfferSet, Profile
 
 
@@ -39,18 +40,10 @@ class LeaseEventInline(admin.TabularInline):
         return False
 
 
-@admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "owner", "phase", "site", "start", "end"]
-    list_filter = ["phase", "site"]
-    search_fields = ["id", "name", "owner__username"]
-    date_hierarchy = "start"
-    list_select_related = ["owner", "site"]
-    inlines = [AllocationInline, LeaseEventInline]
-    actions = ["cancel"]
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Shown, never edited here: such rows change only through the domain services (their
+    checks, their events), which the admin offers as actions."""
 
-    # A lease changes only through the lease services (their checks, their events): the
-    # admin shows it and offers what the services offer.
     def has_add_permission(self, request) -> bool:
         return False
 
@@ -59,6 +52,17 @@ class LeaseAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Lease)
+class LeaseAdmin(ViewOnlyAdmin):
+    list_display = ["id", "name", "owner", "phase", "site", "start", "end"]
+    list_filter = ["phase", "site"]
+    search_fields = ["id", "name", "owner__username"]
+    date_hierarchy = "start"
+    list_select_related = ["owner", "site"]
+    inlines = [AllocationInline, LeaseEventInline]
+    actions = ["cancel"]
 
     @admin.action(description="Cancel the selected leases", permissions=["view"])
     def cancel(self, request, queryset):
@@ -85,30 +89,28 @@ class LeaseInline(admin.TabularInline):
 
 
 @admin.register(OfferSet)
-class OfferSetAdmin(admin.ModelAdmin):
+class OfferSetAdmin(ViewOnlyAdmin):
     list_display = ["id", "name", "owner", "result", "created", "expires"]
     list_filter = ["result"]
     search_fields = ["id", "name", "owner__username"]
     date_hierarchy = "created"
-    readonly_fields = ["id", "created"]
     inlines = [LeaseInline]
+    actions = ["decline"]
+
+    @admin.action(
+        description="Decline the unaccepted offers of the selected sets", permissions=["view"]
+    )
+    def decline(self, request, queryset):
+        declined = sum(offer_set_decline(offer_set=s, user=request.user) for s in queryset)
+        self.message_user(request, f"Declined {declined} offer(s).", messages.SUCCESS)
 
 
 @admin.register(LeaseEvent)
-class LeaseEventAdmin(admin.ModelAdmin):
+class LeaseEventAdmin(ViewOnlyAdmin):
     list_display = ["time", "lease", "from_phase", "to_phase", "actor_kind", "actor", "message"]
     list_filter = ["to_phase", "actor_kind"]
     search_fields = ["lease__id", "message", "actor__username"]
     date_hierarchy = "time"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ApiToken)

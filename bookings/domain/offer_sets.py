@@ -192,7 +192,8 @@ def offer_set_decline(*, offer_set: OfferSet, user) -> int:
     has checked that `user` may see the set."""
     offers = Lease.objects.filter(offer_set=offer_set, phase=Phase.OFFERED)
     ids = list(offers.values_list("id", flat=True))
-    return leases_decline(lease_ids=ids, actor=user, message="declined by the owner")
+    by = "the owner" if user.pk == offer_set.owner_id else str(user)
+    return leases_decline(lease_ids=ids, actor=user, message=f"declined by {by}")
 
 
 def _largest(epools) -> dict[tuple[str, str], int]:

@@ -42,3 +42,18 @@ def test_an_operator_cancels_leases_through_the_service_and_cannot_edit_them(
         staff.pk,
         "cancelled by operator",
     )
+
+
+def test_an_operator_declines_offer_sets_through_the_service(client, staff, user, pool):
+    offer = lease_in(Phase.OFFERED, user, pool)
+    client.force_login(staff)
+    change = reverse("admin:bookings_offerset_change", args=[offer.offer_set_id])
+    assert b'name="_save"' not in client.get(change).content
+    response = client.post(
+        reverse("admin:bookings_offerset_changelist"),
+        {"action": "decline", "_selected_action": [str(offer.offer_set_id)]},
+        follow=True,
+    )
+    assert "Declined 1 offer(s)." in [str(m) for m in response.context["messages"]]
+    assert Lease.objects.get(id=offer.id).phase == Phase.REJECTED
+    assert LeaseEvent.objects.get(lease=offer).message == "declined by operator"

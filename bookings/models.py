@@ -284,6 +284,9 @@ class LoadGeneration(models.Model):
         managed = False
         db_table = "bookings_loadgeneration"
 
+    def __str__(self) -> str:
+        return str(self.generation)
+
 
 class PoolsGeneration(models.Model):
     """One row whose uuid changes with every pool, site or capacity-change write (migration
@@ -295,3 +298,6 @@ class PoolsGeneration(models.Model):
     class Meta:
         managed = False
         db_table = "bookings_poolsgeneration"
+
+    def __str__(self) -> str:
+        return str(self.generation)

@@ -20,10 +20,11 @@ from django.utils import timezone
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.guard import lock_pools, offer_fits
-from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
+from bookings.domain.inventory import engine_pools, epoch, instant
+from bookings.domain.planning.guard import lock_pools, offer_fits
+from bookings.domain.planning.load import engine_load
 from bookings.domain.requests import parse_instant
-from bookings.domain.rows import Columns, insert_values, table
+from bookings.domain.sql.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
 from resources.models import Site
 from scheduler import engine

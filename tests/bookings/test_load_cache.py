@@ -1,4 +1,4 @@
-"""The planner's copy of the load (bookings.domain.load_cache) equals what the database says,
+"""The planner's copy of the load (bookings.domain.planning.cache) equals what the database says,
 after every kind of write: offer sets, accepts, rejects, cancels, extends, lapsing holds,
 deletions, raw SQL updates, truncation; and it stays cheap while a long transaction runs."""
 
@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from bookings.choices import Phase
 from bookings.domain.capacity_file import capacity_file_load
-from bookings.domain.inventory import engine_load
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
-from bookings.domain.load_cache import LoadCache
 from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.planning.cache import LoadCache
+from bookings.domain.planning.load import engine_load
 from bookings.models import Allocation, Lease
 from resources.models import Pool
 
@@ -200,7 +200,7 @@ def test_not_used_inside_a_transaction_nor_before_its_floor(pools, user):
 
 def test_the_planner_reads_it(pools, user, settings):
     """offer_set_create plans from the copy, and refuses nothing the database would allow."""
-    from bookings.domain.load_cache import load_cache
+    from bookings.domain.planning.cache import load_cache
 
     settings.LOAD_CACHE = True
     load_cache.clear()

@@ -7,7 +7,7 @@ from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
 from bookings.domain.capacity_file import capacity_file_load
-from bookings.domain.rows import insert_values
+from bookings.domain.sql.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.models import Pool, Site
 

@@ -273,31 +273,31 @@ class IdempotencyKey(models.Model):
         return f"{self.key} ({self.user})"
 
 
-class LoadGeneration(models.Model):
-    """One row whose uuid changes when allocations are deleted or truncated (migration 0005):
-    then every process's copy of the load starts again from scratch."""
+class Generation(models.Model):
+    """A one-row table whose uuid triggers change (migrations 0005 and 0008)."""
 
     id = models.SmallIntegerField(primary_key=True)
     generation = models.UUIDField()
 
     class Meta:
+        abstract = True
         managed = False
+
+    def __str__(self) -> str:
+        return str(self.generation)
+
+
+class LoadGeneration(Generation):
+    """Changes when allocations are deleted or truncated (migration 0005): then every
+    process's copy of the load starts again from scratch."""
+
+    class Meta(Generation.Meta):
         db_table = "bookings_loadgeneration"
 
-    def __str__(self) -> str:
-        return str(self.generation)
 
+class PoolsGeneration(Generation):
+    """Changes with every pool, site or capacity-change write (migration 0008): the key
+    under which each process caches its planning pools."""
 
-class PoolsGeneration(models.Model):
-    """One row whose uuid changes with every pool, site or capacity-change write (migration
-    0008): the key under which each process caches its planning pools."""
-
-    id = models.SmallIntegerField(primary_key=True)
-    generation = models.UUIDField()
-
-    class Meta:
-        managed = False
+    class Meta(Generation.Meta):
         db_table = "bookings_poolsgeneration"
-
-    def __str__(self) -> str:
-        return str(self.generation)

@@ -4,7 +4,9 @@ An `Allocation` is what consumes capacity: an amount per dimension on one pool o
 `tstzrange`, GiST-indexed on (pool, period) so the booking guard can load the overlapping
 load of a window with one indexed range query. The database also keeps a `load_xid` column
 on it and the triggers that set it (migration 0005, not a model field: Django never writes
-it), from which each process keeps its copy of the load current (bookings.domain.load_cache).
+it), from which each process keeps its copy of the load current
+(bookings.domain.planning.cache). `LoadGeneration` and `PoolsGeneration` are tables that only
+migrations and their triggers write (0005, 0008): unmanaged models, read by the planning.
 """
 
 import copy
@@ -113,7 +115,7 @@ class Lease(models.Model):
                 condition=Q(phase="OFFERED"),
             ),
             models.Index(fields=["phase", "start"]),
-            # The counting-load join (bookings.domain.inventory) reads phase and expiry of
+            # The counting-load join (bookings.domain.planning.load) reads phase and expiry of
             # the live leases from this index alone: a hash join over the ~10k live leases
             # instead of one primary-key probe per overlapping allocation (bench/api.py).
             models.Index(
@@ -300,3 +302,33 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user})"
+
+
+class Generation(models.Model):
+    """A one-row table whose uuid triggers change (migrations 0005 and 0008)."""
+
+    id = models.SmallIntegerField(primary_key=True)
+    generation = models.UUIDField()
+
+    class Meta:
+        abstract = True
+        managed = False
+
+    def __str__(self) -> str:
+        return str(self.generation)
+
+
+class LoadGeneration(Generation):
+    """Changes when allocations are deleted or truncated (migration 0005): then every
+    process's copy of the load starts again from scratch."""
+
+    class Meta(Generation.Meta):
+        db_table = "bookings_loadgeneration"
+
+
+class PoolsGeneration(Generation):
+    """Changes with every pool, site or capacity-change write (migration 0008): the key
+    under which each process caches its planning pools."""
+
+    class Meta(Generation.Meta):
+        db_table = "bookings_poolsgeneration"

@@ -47,8 +47,8 @@ from bookings.domain.leases import (
 )
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import parse_instant, quoted
-from bookings.domain.rows import Columns, table
 from bookings.domain.selectors import offer_set_for_user
+from bookings.domain.sql.rows import Columns, table
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.models import Pool, Site
 

@@ -21,9 +21,10 @@ from django.utils import timezone
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError, IllegalTransition
-from bookings.domain.guard import lock_pools, offer_fits
-from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
+from bookings.domain.inventory import engine_pools, epoch, instant
 from bookings.domain.isotime import iso, parse_instant
+from bookings.domain.planning.guard import lock_pools, offer_fits
+from bookings.domain.planning.load import engine_load
 from bookings.domain.sql import leases as sql
 from bookings.models import Lease, LeaseEvent
 from scheduler import engine

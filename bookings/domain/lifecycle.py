@@ -58,6 +58,7 @@ from bookings.domain.leases import (
     leases_write,
     offers_expire,
 )
+from bookings.domain.sql.locks import RUN_LOCK, RUN_PROBE, RUN_UNLOCK
 from bookings.models import Lease
 
 logger = logging.getLogger(__name__)
@@ -470,14 +471,14 @@ def _run_lock(lease_id) -> bool:
     """Take the lease's run lock for this process's session (it outlives the transaction and
     dies with the process); False if another session holds it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(lease_id)])
+        cursor.execute(RUN_LOCK, [_lock_key(lease_id)])
         return cursor.fetchone()[0]
 
 
 def _run_unlock(lease_id) -> None:
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(lease_id)])
+            cursor.execute(RUN_UNLOCK, [_lock_key(lease_id)])
     except DatabaseError:  # the session is gone, and its locks with it
         logger.warning("lease %s: run lock not released: no database session", lease_id)
 
@@ -486,7 +487,7 @@ def _worker_gone(lease_id) -> bool:
     """True if no session holds the lease's run lock: the worker that claimed it died. The
     probe lock is held until the tick commits, while the tick also holds the lease row."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_key(lease_id)])
+        cursor.execute(RUN_PROBE, [_lock_key(lease_id)])
         return cursor.fetchone()[0]
 
 

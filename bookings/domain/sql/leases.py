@@ -5,7 +5,7 @@ import functools
 from django.contrib.auth import get_user_model
 from django.db import connection
 
-from bookings.domain.rows import Columns, insert_values, table
+from bookings.domain.sql.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
 from resources.models import Site
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from .feasibility import earliest_start, longest_duration
 from .model import Dataset, Offer, Pool, Range, Reason, Request, Suggestion
@@ -41,11 +41,11 @@ def diagnose(
             empty.update(pool_profiles(sites, dims, {}, lo, hi, not_before))
         return [empty[pool.slug] for pool in site.pools]
 
+    window = _Window(sites, first, latest, dmin, planner.step)
     reasons: list[Reason] = []
     labels = list(dict.fromkeys(item.component for site in sites for item in site.items))
     for label in labels:
-        found = _diagnose_component(planner, sites, capacity_only, label, first, latest, dmin)
-        reasons.extend(found)
+        reasons.extend(_diagnose_component(window, capacity_only, label))
     if not reasons:
         message = (
             "every component fits on its own, but never all together at one site for "
@@ -55,65 +55,80 @@ def diagnose(
     return reasons
 
 
-def _diagnose_component(
-    planner: Planner,
-    sites: list[Site],
-    capacity_only,
-    label: str,
-    first: int,
-    latest: int,
-    dmin: int,
-) -> list[Reason]:
-    def fits_somewhere(items_of, profiles_of) -> bool:
-        for site in sites:
+@dataclass(frozen=True)
+class _Window:
+    """The sites and the start window in which a NO answer's reasons are checked."""
+
+    sites: list[Site]
+    first: int
+    latest: int
+    dmin: int
+    step: int
+
+    def fits_somewhere(self, items_of, profiles_of) -> bool:
+        """Whether, at some site, its ``items_of(site)`` fit on ``profiles_of(site)``."""
+        for site in self.sites:
             items = items_of(site)
             if not items:
                 continue
             trial = site.with_items(items, profiles_of(site))
-            if earliest_start(trial, first, latest, dmin, planner.step) is not None:
+            if earliest_start(trial, self.first, self.latest, self.dmin, self.step) is not None:
                 return True
         return False
 
-    def one(site: Site, dim: int | None) -> list[Item]:
-        item = next((i for i in site.items if i.component == label), None)
-        if item is None:
-            return []
-        if dim is None:
-            return [item]
-        low = tuple(v if d == dim else 0 for d, v in enumerate(item.low))
-        return [replace(item, low=low)]
 
-    def loaded(site: Site) -> list[FreeProfile]:
-        return site.profiles
-
-    def every(site: Site) -> list[Item]:
-        return [i for i in site.items if i.component == label]
-
-    if fits_somewhere(lambda s: one(s, None), loaded):
-        count = max(len(every(site)) for site in sites)
-        if count > 1 and not fits_somewhere(every, loaded):
+def _diagnose_component(window: _Window, capacity_only, label: str) -> list[Reason]:
+    if window.fits_somewhere(lambda s: _one(s, label, None), _loaded):
+        count = max(len(_every(site, label)) for site in window.sites)
+        if count > 1 and not window.fits_somewhere(lambda s: _every(s, label), _loaded):
             message = f"{label}: its {count} replicas never fit together in the window"
             return [Reason("busy", label, None, message)]
         return []
-    sample = next(i for site in sites for i in site.items if i.component == label)
+    return _dimension_reasons(window, capacity_only, label)
+
+
+def _dimension_reasons(window: _Window, capacity_only, label: str) -> list[Reason]:
+    """Why one replica of ``label`` never fits: each dimension whose minimum alone never fits,
+    too small even with nothing booked or busy."""
+    duration = hours(window.dmin)
+    sample = next(i for site in window.sites for i in site.items if i.component == label)
     reasons = []
     for d, dim in enumerate(sample.dims):
-        if sample.low[d] == 0 or fits_somewhere(lambda s, d=d: one(s, d), loaded):
+        if sample.low[d] == 0 or window.fits_somewhere(lambda s, d=d: _one(s, label, d), _loaded):
             continue
         need = f"{sample.low[d]} {dim}"
-        if not fits_somewhere(lambda s, d=d: one(s, d), capacity_only):
+        if not window.fits_somewhere(lambda s, d=d: _one(s, label, d), capacity_only):
             message = (
-                f"{label}: no {sample.kind} pool has {need} free for {hours(dmin)} in the "
+                f"{label}: no {sample.kind} pool has {need} free for {duration} in the "
                 "window, even with nothing booked"
             )
             reasons.append(Reason("insufficient-capacity", label, dim, message))
         else:
-            message = f"{label}: {need} is never free for {hours(dmin)} in the window"
+            message = f"{label}: {need} is never free for {duration} in the window"
             reasons.append(Reason("busy", label, dim, message))
     if not reasons:
-        message = f"{label}: one replica never fits for {hours(dmin)} in the window"
+        message = f"{label}: one replica never fits for {duration} in the window"
         reasons.append(Reason("busy", label, None, message))
     return reasons
+
+
+def _one(site: Site, label: str, dim: int | None) -> list[Item]:
+    """The site's first replica of ``label``; with ``dim``, asking for that dimension only."""
+    item = next((i for i in site.items if i.component == label), None)
+    if item is None:
+        return []
+    if dim is None:
+        return [item]
+    low = tuple(v if d == dim else 0 for d, v in enumerate(item.low))
+    return [replace(item, low=low)]
+
+
+def _every(site: Site, label: str) -> list[Item]:
+    return [i for i in site.items if i.component == label]
+
+
+def _loaded(site: Site) -> list[FreeProfile]:
+    return site.profiles
 
 
 def suggest(

@@ -18,7 +18,7 @@ import numpy as np
 from . import packing
 from .model import Component, Dataset, Load, Pool, PoolLoad, Reason, Request
 from .packing import Item
-from .profile import FreeProfile, build_profiles, columns
+from .profile import FreeProfile, build_profiles, columns, concatenated
 from .times import ceil_step
 
 PLACEMENT_LIMIT = 64
@@ -127,6 +127,12 @@ def sites_for(
     return sites, reasons, kind_dims
 
 
+# (component, the dimensions its grants report, its eligible pools at a site)
+_Wanted = tuple[Component, tuple[str, ...], list[Pool]]
+# (label, dimension, amount, eligible pools) of a dataset's reader or copy at a site
+_DatasetNeed = tuple[str, str, int, list[Pool]]
+
+
 def _site(
     *,
     name: str,
@@ -138,46 +144,76 @@ def _site(
     kind_dims: dict[str, tuple[str, ...]],
     step: int,
 ) -> tuple[Site | None, list[Reason]]:
-    reasons: list[Reason] = []
-    wanted: list[tuple[Component, tuple[str, ...], list[Pool]]] = []
-    for component in request.components:
-        eligible = [pool for pool in local if pool.kind == component.kind]
-        if not eligible:
-            message = f"{component.name}: no {component.kind} pool at site {name}"
-            reasons.append(Reason("no-eligible-pool", component.name, None, message))
-        wanted.append((component, tuple(component.amounts), eligible))
+    wanted, reasons = _components_at(name, local, request.components)
     staging = 0
-    extra: list[tuple[str, str, int, list[Pool]]] = []
+    extra: list[_DatasetNeed] = []
     for dataset in datasets:
-        label = f"dataset:{dataset.slug}"
-        here = next((r for r in dataset.replicas if r.site == name), None)
-        if here is not None:
-            if here.data_pool is None:
-                continue
-            pool = every_pool.get(here.data_pool)
-            if pool is None or pool.site != name or pool.kind != "data":
-                message = f"{label}: data pool {here.data_pool!r} is not a data pool at {name}"
-                reasons.append(Reason("dataset", label, "readers", message))
-                continue
-            extra.append((label, "readers", 1, [pool]))
-            continue
-        rates = [r.staging_gib_per_hour for r in dataset.replicas if r.staging_gib_per_hour > 0]
-        storage = [pool for pool in local if pool.kind == "storage"]
-        if not rates:
-            message = f"{label}: no replica of {dataset.slug} to copy to {name} from"
-            reasons.append(Reason("dataset", label, None, message))
-            continue
-        if not storage:
-            message = f"{label}: no storage pool at {name} to copy {dataset.slug} to"
-            reasons.append(Reason("no-eligible-pool", label, "size_gib", message))
-            continue
-        staging = max(staging, ceil_step(math.ceil(dataset.size_gib * 3600 / max(rates)), step))
-        extra.append((label, "size_gib", dataset.size_gib, storage))
+        seconds, need, why = _dataset_at(name, local, every_pool, dataset, step)
+        staging = max(staging, seconds)
+        if why is not None:
+            reasons.append(why)
+        elif need is not None:
+            extra.append(need)
     if reasons:
         return None, reasons
     used = {pool.slug for _, _, eligible in wanted for pool in eligible}
     used |= {pool.slug for *_, eligible in extra for pool in eligible}
     chosen = [pool for pool in local if pool.slug in used]
+    items, reports = _items(wanted, extra, chosen, kind_dims)
+    prep = [pool.setup_seconds + staging for pool in chosen]
+    return Site(name, order, chosen, prep, items, reports), []
+
+
+def _components_at(
+    name: str, local: list[Pool], components: Sequence[Component]
+) -> tuple[list[_Wanted], list[Reason]]:
+    """Each component with the dimensions it reports and its eligible pools at the site."""
+    reasons: list[Reason] = []
+    wanted: list[_Wanted] = []
+    for component in components:
+        eligible = [pool for pool in local if pool.kind == component.kind]
+        if not eligible:
+            message = f"{component.name}: no {component.kind} pool at site {name}"
+            reasons.append(Reason("no-eligible-pool", component.name, None, message))
+        wanted.append((component, tuple(component.amounts), eligible))
+    return wanted, reasons
+
+
+def _dataset_at(
+    name: str, local: list[Pool], every_pool: dict[str, Pool], dataset: Dataset, step: int
+) -> tuple[int, _DatasetNeed | None, Reason | None]:
+    """What ``dataset`` needs at the site: its staging time, and a reader on the replica's data
+    pool or a copy on a storage pool (neither for a replica without a data pool), or why the
+    site cannot have it."""
+    label = f"dataset:{dataset.slug}"
+    here = next((r for r in dataset.replicas if r.site == name), None)
+    if here is not None:
+        if here.data_pool is None:
+            return 0, None, None
+        pool = every_pool.get(here.data_pool)
+        if pool is None or pool.site != name or pool.kind != "data":
+            message = f"{label}: data pool {here.data_pool!r} is not a data pool at {name}"
+            return 0, None, Reason("dataset", label, "readers", message)
+        return 0, (label, "readers", 1, [pool]), None
+    rates = [r.staging_gib_per_hour for r in dataset.replicas if r.staging_gib_per_hour > 0]
+    storage = [pool for pool in local if pool.kind == "storage"]
+    if not rates:
+        message = f"{label}: no replica of {dataset.slug} to copy to {name} from"
+        return 0, None, Reason("dataset", label, None, message)
+    if not storage:
+        message = f"{label}: no storage pool at {name} to copy {dataset.slug} to"
+        return 0, None, Reason("no-eligible-pool", label, "size_gib", message)
+    staging = ceil_step(math.ceil(dataset.size_gib * 3600 / max(rates)), step)
+    return staging, (label, "size_gib", dataset.size_gib, storage), None
+
+
+def _items(
+    wanted: list[_Wanted],
+    extra: list[_DatasetNeed],
+    chosen: list[Pool],
+    kind_dims: dict[str, tuple[str, ...]],
+) -> tuple[list[Item], list[tuple[str, ...]]]:
+    """One item per replica and per dataset need, with the dimensions each reports."""
     index = {pool.slug: p for p, pool in enumerate(chosen)}
     items, reports = [], []
     for component, report, eligible in wanted:
@@ -195,8 +231,7 @@ def _site(
         allowed = tuple(index[pool.slug] for pool in eligible)
         items.append(Item(label, 0, kind, kd, low, low, allowed))
         reports.append((dim,))
-    prep = [pool.setup_seconds + staging for pool in chosen]
-    return Site(name, order, chosen, prep, items, reports), []
+    return items, reports
 
 
 def loads_by_pool(
@@ -229,12 +264,7 @@ def _joined(slug: str, parts: list[PoolLoad]) -> PoolLoad:
         pool=slug,
         starts=np.concatenate([part.starts for part in parts]),
         ends=np.concatenate([part.ends for part in parts]),
-        amounts={
-            dim: np.concatenate(
-                [part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts]
-            )
-            for dim in names
-        },
+        amounts={dim: concatenated(parts, dim) for dim in names},
     )
 
 

@@ -78,6 +78,9 @@ class Site:
 
 @dataclass(frozen=True)
 class KindPlan:
+    """One pool kind's exact test: the single items' minimums and every placement of them;
+    the group of ``count`` identical replicas counted in what each placement leaves."""
+
     singles: tuple[np.ndarray, ...]
     placements: tuple[tuple[int, ...], ...]
     counted: Item | None

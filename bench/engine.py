@@ -170,15 +170,7 @@ def reference(pools: list[Pool], load: list[Load], request: Request, step: int =
 
 
 def _bad_intervals(pool: Pool, load: list[Load], need: dict, lo: int, hi: int) -> list:
-    events = []
-    for x in load:
-        events.append((max(x.start, lo), x.amounts))
-        events.append((min(x.end, hi), {d: -v for d, v in x.amounts.items()}))
-    for change in pool.changes:
-        for t in (change.start, change.end):
-            if t is not None and lo < t < hi:
-                events.append((t, {}))
-    events.sort(key=lambda e: e[0])
+    events = _events(pool, load, lo, hi)
     used = dict.fromkeys(need, 0)
     bad, i = [], 0
     t = lo
@@ -196,6 +188,21 @@ def _bad_intervals(pool: Pool, load: list[Load], need: dict, lo: int, hi: int) -
                 bad.append((t, nxt))
         t = nxt
     return bad
+
+
+def _events(pool: Pool, load: list[Load], lo: int, hi: int) -> list:
+    """(time, amounts added) for each load's start and end and each capacity change, in time
+    order."""
+    events = []
+    for x in load:
+        events.append((max(x.start, lo), x.amounts))
+        events.append((min(x.end, hi), {d: -v for d, v in x.amounts.items()}))
+    for change in pool.changes:
+        for t in (change.start, change.end):
+            if t is not None and lo < t < hi:
+                events.append((t, {}))
+    events.sort(key=lambda e: e[0])
+    return events
 
 
 def _capacity(pool: Pool, dim: str, t: int) -> int:

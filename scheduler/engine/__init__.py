@@ -48,11 +48,11 @@ Offer semantics (DESIGN §4), kept by ``find_offers``:
 
 Which path answers which request shape:
 
-- The **sweep** (``profile``, ``solver._earliest``) always finds the start. Each pool's free
-  capacity is a step function over its load and capacity breakpoints; a window's minimum is
-  a sparse-table query, evaluated at once for every candidate start: the window start and
-  each instant some pool's free capacity rises, shifted by that pool's preparation time and
-  rounded up to the step. Between two candidates windows only gain segments, so nothing
+- The **sweep** (``profile``, ``feasibility.earliest_start``) always finds the start. Each
+  pool's free capacity is a step function over its load and capacity breakpoints; a window's
+  minimum is a sparse-table query, evaluated at once for every candidate start: the window
+  start and each instant some pool's free capacity rises, shifted by that pool's preparation
+  time and rounded up to the step. Between two candidates windows only gain segments, so nothing
   feasible is skipped. The profiles of all pools of a kind are built in one pass
   (``profile.build_profiles``) and queried side by side (``profile.Stack``): the work per
   request grows with the breakpoints, not with a Python loop over the pools.

@@ -159,6 +159,11 @@ def validate(*, pools: Sequence[Pool], request: Request, policy: Policy) -> None
         raise ValueError("policy.step must be positive")
     if policy.max_offers < 1 or request.max_offers < 1:
         raise ValueError("max_offers must be at least 1")
+    _check_pools(pools)
+    _check_request(request)
+
+
+def _check_pools(pools: Sequence[Pool]) -> None:
     slugs = [p.slug for p in pools]
     if len(set(slugs)) != len(slugs):
         raise ValueError("pool slugs must be unique")
@@ -168,6 +173,9 @@ def validate(*, pools: Sequence[Pool], request: Request, policy: Policy) -> None
         for change in pool.changes:
             if any(v < 0 for v in change.capacity.values()):
                 raise ValueError(f"pool {pool.slug}: negative capacity change")
+
+
+def _check_request(request: Request) -> None:
     _check_range(request.duration, "duration")
     if request.duration.min <= 0:
         raise ValueError("duration.min must be positive")

@@ -122,67 +122,78 @@ class _BudgetExceeded(Exception):
 
 
 def _search(problem: Problem) -> list[int] | None:
-    items, groups = problem.items, problem.groups
-    rem = [list(f) for f in problem.free]
-    plan: list[list[tuple[int, int]]] = []
-    failed: set[tuple] = set()
-    nodes = [0]
-
-    def room(item: Item, p: int) -> int:
-        if any(r < 0 for r in rem[p]):
-            return 0
-        counts = [r // lo for r, lo in zip(rem[p], item.low, strict=True) if lo > 0]
-        return min(counts) if counts else len(items)
-
-    def place(gi: int) -> bool:
-        if gi == len(groups):
-            return True
-        key = (gi, tuple(tuple(r) for r in rem))
-        if key in failed:
-            return False
-        item = items[groups[gi][0]]
-        if distribute(gi, item, 0, len(groups[gi]), []):
-            return True
-        failed.add(key)
-        return False
-
-    def distribute(gi: int, item: Item, j: int, left: int, chosen: list[tuple[int, int]]) -> bool:
-        nodes[0] += 1
-        if nodes[0] > SEARCH_BUDGET:
-            raise _BudgetExceeded
-        if left == 0:
-            plan.append(list(chosen))
-            if place(gi + 1):
-                return True
-            plan.pop()
-            return False
-        pools = item.pools
-        if j == len(pools):
-            return False
-        if sum(room(item, p) for p in pools[j:]) < left:
-            return False
-        p = pools[j]
-        for count in range(min(left, room(item, p)), -1, -1):
-            for d, lo in enumerate(item.low):
-                rem[p][d] -= lo * count
-            chosen.append((p, count))
-            ok = distribute(gi, item, j + 1, left - count, chosen)
-            chosen.pop()
-            for d, lo in enumerate(item.low):
-                rem[p][d] += lo * count
-            if ok:
-                return True
-        return False
-
-    if not place(0):
+    search = _Search(problem)
+    if not search.place(0):
         return None
-    result = [-1] * len(items)
-    for group, counts in zip(groups, plan, strict=True):
+    result = [-1] * len(problem.items)
+    for group, counts in zip(problem.groups, search.plan, strict=True):
         members = iter(group)
         for p, count in counts:
             for _ in range(count):
                 result[next(members)] = p
     return result
+
+
+class _Search:
+    """Depth first over how many replicas of each group go on each pool, remembering the
+    (group, free capacity left) states that failed; ``SEARCH_BUDGET`` nodes at most."""
+
+    def __init__(self, problem: Problem):
+        self.items, self.groups = problem.items, problem.groups
+        self.rem = [list(f) for f in problem.free]
+        self.plan: list[list[tuple[int, int]]] = []
+        self.failed: set[tuple] = set()
+        self.nodes = 0
+
+    def room(self, item: Item, p: int) -> int:
+        rem = self.rem[p]
+        if any(r < 0 for r in rem):
+            return 0
+        counts = [r // lo for r, lo in zip(rem, item.low, strict=True) if lo > 0]
+        return min(counts) if counts else len(self.items)
+
+    def place(self, gi: int) -> bool:
+        if gi == len(self.groups):
+            return True
+        key = (gi, tuple(tuple(r) for r in self.rem))
+        if key in self.failed:
+            return False
+        item = self.items[self.groups[gi][0]]
+        if self.distribute(gi, item, 0, len(self.groups[gi]), []):
+            return True
+        self.failed.add(key)
+        return False
+
+    def distribute(
+        self, gi: int, item: Item, j: int, left: int, chosen: list[tuple[int, int]]
+    ) -> bool:
+        self.nodes += 1
+        if self.nodes > SEARCH_BUDGET:
+            raise _BudgetExceeded
+        if left == 0:
+            self.plan.append(list(chosen))
+            if self.place(gi + 1):
+                return True
+            self.plan.pop()
+            return False
+        pools = item.pools
+        if j == len(pools) or sum(self.room(item, p) for p in pools[j:]) < left:
+            return False
+        p = pools[j]
+        for count in range(min(left, self.room(item, p)), -1, -1):
+            self.take(p, item.low, count)
+            chosen.append((p, count))
+            ok = self.distribute(gi, item, j + 1, left - count, chosen)
+            chosen.pop()
+            self.take(p, item.low, -count)
+            if ok:
+                return True
+        return False
+
+    def take(self, p: int, low: tuple[int, ...], count: int) -> None:
+        rem = self.rem[p]
+        for d, lo in enumerate(low):
+            rem[d] -= lo * count
 
 
 def grow(problem: Problem, assignment: Sequence[int]) -> list[tuple[int, ...]]:
@@ -209,28 +220,34 @@ def _fill(amounts: list[list[int]], d: int, entries: list[tuple[int, int]], budg
     for cap in sorted(by_cap):
         if budget <= 0:
             return
-        members = by_cap[cap]
-        values = [amounts[i][d] for i in members]
+        budget = _level_up(amounts, d, by_cap[cap], cap, budget)
 
-        def cost(level: int, values: list[int] = values, cap: int = cap) -> int:
-            return sum(max(0, min(level, cap) - v) for v in values)
 
-        low, high = min(values), cap
-        while low < high:
-            mid = (low + high + 1) // 2
-            if cost(mid) <= budget:
-                low = mid
-            else:
-                high = mid - 1
-        budget -= cost(low)
-        for i in members:
-            amounts[i][d] = max(amounts[i][d], low)
-        for i in members:
-            if budget <= 0:
-                break
-            if amounts[i][d] == low < cap:
-                amounts[i][d] += 1
-                budget -= 1
+def _level_up(amounts: list[list[int]], d: int, members: list[int], cap: int, budget: int) -> int:
+    """Raise ``members`` in dimension ``d`` to the highest level (at most ``cap``) the budget
+    pays for, then by one more unit each while it lasts; returns the budget left."""
+    values = [amounts[i][d] for i in members]
+
+    def cost(level: int) -> int:
+        return sum(max(0, min(level, cap) - v) for v in values)
+
+    low, high = min(values), cap
+    while low < high:
+        mid = (low + high + 1) // 2
+        if cost(mid) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    budget -= cost(low)
+    for i in members:
+        amounts[i][d] = max(amounts[i][d], low)
+    for i in members:
+        if budget <= 0:
+            break
+        if amounts[i][d] == low < cap:
+            amounts[i][d] += 1
+            budget -= 1
+    return budget
 
 
 def amounts_size(items: Sequence[Item], amounts: Sequence[Sequence[int]]) -> float:
@@ -301,30 +318,9 @@ def improve(
     counts = [_counts(model, problem, chosen[k], k) for k, problem in enumerate(problems)]
     objective = []
     for k, problem in enumerate(problems):
-        loads: dict[tuple[int, int], list] = {}
-        for gi, group in enumerate(problem.groups):
-            item, size = problem.items[group[0]], len(group)
-            for p, n in counts[k][gi].items():
-                for d, (lo, hi) in enumerate(zip(item.low, item.high, strict=True)):
-                    if hi > lo:
-                        top = min(hi * size, problem.free[p][d])
-                        total = model.new_int_var(0, top, f"t{k}_{gi}_{p}_{d}")
-                        model.add(total >= lo * n)
-                        model.add(total <= hi * n)
-                        objective.append(total * max(1, round(WEIGHT_SCALE / hi)))
-                        loads.setdefault((p, d), []).append(total)
-                    elif lo > 0:
-                        loads.setdefault((p, d), []).append(lo * n)
-        for (p, d), terms in loads.items():
-            model.add(sum(terms) <= problem.free[p][d])
+        objective += _grant_totals(model, problem, counts[k], k)
     model.maximize(sum(objective))
-    hint_k, hint_assignment = hint
-    for k, problem in enumerate(problems):
-        model.add_hint(chosen[k], k == hint_k)
-        for gi, group in enumerate(problem.groups):
-            for p, n in counts[k][gi].items():
-                placed = sum(1 for i in group if hint_assignment[i] == p) if k == hint_k else 0
-                model.add_hint(n, placed)
+    _hint(model, problems, chosen, counts, hint)
     solved = _solve(model, time_limit)
     if solved is None:
         return None
@@ -334,6 +330,48 @@ def improve(
                 problem, [{p: solved.value(n) for p, n in c.items()} for c in counts[k]]
             )
     return None
+
+
+def _grant_totals(
+    model: cp_model.CpModel, problem: Problem, counts: list[dict[int, object]], k: int
+) -> list:
+    """Per group, pool and ranged dimension, the total granted as a variable within the
+    group's bounds, each pool's capacity as constraints; returns the weighted totals."""
+    objective = []
+    loads: dict[tuple[int, int], list] = {}
+    for gi, group in enumerate(problem.groups):
+        item, size = problem.items[group[0]], len(group)
+        for p, n in counts[gi].items():
+            for d, (lo, hi) in enumerate(zip(item.low, item.high, strict=True)):
+                if hi > lo:
+                    top = min(hi * size, problem.free[p][d])
+                    total = model.new_int_var(0, top, f"t{k}_{gi}_{p}_{d}")
+                    model.add(total >= lo * n)
+                    model.add(total <= hi * n)
+                    objective.append(total * max(1, round(WEIGHT_SCALE / hi)))
+                    loads.setdefault((p, d), []).append(total)
+                elif lo > 0:
+                    loads.setdefault((p, d), []).append(lo * n)
+    for (p, d), terms in loads.items():
+        model.add(sum(terms) <= problem.free[p][d])
+    return objective
+
+
+def _hint(
+    model: cp_model.CpModel,
+    problems: Sequence[Problem],
+    chosen: list,
+    counts: list[list[dict[int, object]]],
+    hint: tuple[int, Sequence[int]],
+) -> None:
+    """The greedy answer (problem index, assignment) as CP-SAT's starting point."""
+    hint_k, hint_assignment = hint
+    for k, problem in enumerate(problems):
+        model.add_hint(chosen[k], k == hint_k)
+        for gi, group in enumerate(problem.groups):
+            for p, n in counts[k][gi].items():
+                placed = sum(1 for i in group if hint_assignment[i] == p) if k == hint_k else 0
+                model.add_hint(n, placed)
 
 
 def _counts(model: cp_model.CpModel, problem: Problem, chosen, k: int) -> list[dict[int, object]]:

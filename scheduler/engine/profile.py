@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .model import Load, Offer, Pool, PoolLoad
+from .model import Grant, Load, Offer, Pool, PoolLoad
 
 BLOCKED = -1
 
@@ -211,6 +211,11 @@ def columns(
     )
 
 
+def concatenated(parts: Sequence[PoolLoad], dim: str) -> np.ndarray:
+    """The ``dim`` amounts of ``parts`` one after the other (0 where a part lacks ``dim``)."""
+    return np.concatenate([part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts])
+
+
 def build_profile(
     *,
     pool: Pool,
@@ -258,26 +263,44 @@ def build_profiles(
     owner = owner[live] * span
     starts = owner + np.maximum(starts[live], lo) - lo
     ends = owner + np.minimum(ends[live], hi) - lo
+    keys = sorted_unique(np.concatenate((*_bounds(pools, lo, hi, span), starts, ends)))
+    free = _capacity(pools, keys, lo, hi, span, dims)
+    if len(starts):
+        amounts = [concatenated(parts, dim)[live] for dim in dims]
+        _subtract_load(free, keys, starts, ends, amounts)
+    if clamp:
+        np.maximum(free, 0, out=free)
+    return _cut(keys, free, count, lo, hi, span, dims)
+
+
+def _bounds(pools: Sequence[Pool], lo: int, hi: int, span: int) -> list[np.ndarray]:
+    """The breakpoints every profile has: pool p's lo and hi, and its capacity changes inside,
+    offset by p times the span."""
+    count = len(pools)
     bounds = [np.arange(count, dtype=np.int64) * span, np.arange(count) * span + (hi - lo)]
-    changed = [(p, pool) for p, pool in enumerate(pools) if pool.changes]
-    for p, pool in changed:
-        bounds.append(
-            np.array(
-                [
-                    p * span + t - lo
-                    for change in pool.changes
-                    for t in (change.start, change.end)
-                    if t is not None and lo < t < hi
-                ],
-                dtype=np.int64,
-            )
-        )
-    keys = sorted_unique(np.concatenate((*bounds, starts, ends)))
-    n = len(keys) - 1
+    for p, pool in enumerate(pools):
+        if pool.changes:
+            times = [
+                p * span + t - lo
+                for change in pool.changes
+                for t in (change.start, change.end)
+                if t is not None and lo < t < hi
+            ]
+            bounds.append(np.array(times, dtype=np.int64))
+    return bounds
+
+
+def _capacity(
+    pools: Sequence[Pool], keys: np.ndarray, lo: int, hi: int, span: int, dims: tuple[str, ...]
+) -> np.ndarray:
+    """Capacity per dimension on each segment [keys[k], keys[k + 1]): base, then the changes in
+    their order (a later one wins)."""
     pool_of = keys[:-1] // span
     base = np.array([[pool.base.get(dim, 0) for pool in pools] for dim in dims], dtype=np.int64)
     free = base[:, pool_of]
-    for p, pool in changed:
+    for p, pool in enumerate(pools):
+        if not pool.changes:
+            continue
         last = int(np.searchsorted(keys, p * span + hi - lo))
         for change in pool.changes:
             first = int(np.searchsorted(keys, p * span + min(max(change.start, lo), hi) - lo))
@@ -287,22 +310,42 @@ def build_profiles(
             for j, dim in enumerate(dims):
                 if dim in change.capacity and first < stop:
                     free[j, first:stop] = change.capacity[dim]
-    if len(starts):
-        first = np.searchsorted(keys, starts)
-        stop = np.searchsorted(keys, ends)
-        for j, dim in enumerate(dims):
-            column = np.concatenate(
-                [part.amounts.get(dim, np.zeros_like(part.starts)) for part in parts]
-            )[live]
-            # float64 weights are exact for integer sums below 2**53
-            amounts = column.astype(np.float64)
-            if not amounts.any():
-                continue
-            # each pool's loads end by its last breakpoint: the running sum is 0 between pools
-            delta = np.bincount(first, amounts, n + 1) - np.bincount(stop, amounts, n + 1)
-            free[j] -= np.cumsum(delta[:n]).round().astype(np.int64)
-    if clamp:
-        np.maximum(free, 0, out=free)
+    return free
+
+
+def _subtract_load(
+    free: np.ndarray,
+    keys: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    amounts: list[np.ndarray],
+) -> None:
+    """``free[j]`` minus the load on each segment, ``amounts[j]`` over [starts, ends)."""
+    n = len(keys) - 1
+    first = np.searchsorted(keys, starts)
+    stop = np.searchsorted(keys, ends)
+    for j, column in enumerate(amounts):
+        # float64 weights are exact for integer sums below 2**53
+        weights = column.astype(np.float64)
+        if not weights.any():
+            continue
+        # each pool's loads end by its last breakpoint: the running sum is 0 between pools
+        delta = np.bincount(first, weights, n + 1) - np.bincount(stop, weights, n + 1)
+        free[j] -= np.cumsum(delta[:n]).round().astype(np.int64)
+
+
+def _cut(
+    keys: np.ndarray,
+    free: np.ndarray,
+    count: int,
+    lo: int,
+    hi: int,
+    span: int,
+    dims: tuple[str, ...],
+) -> list[FreeProfile]:
+    """The offset segments cut back into one profile per pool, adjacent equal ones merged."""
+    n = len(keys) - 1
+    pool_of = keys[:-1] // span
     # a segment starts each pool or differs from the one before; none spans two pools
     keep = np.ones(n, dtype=bool)
     keep[1:] = np.any(free[:, 1:] != free[:, :-1], axis=0) | (pool_of[1:] != pool_of[:-1])
@@ -352,30 +395,39 @@ def fits(*, pools: Iterable[Pool], load: Sequence[Load], offer: Offer) -> bool:
     dimensions where it asks for a positive amount.
     """
     by_slug = {pool.slug: pool for pool in pools}
-    used: dict[str, list[Load]] = {}
-    for grant in offer.grants:
-        if grant.pool not in by_slug or grant.start >= grant.end:
-            return False
-        if any(v < 0 for v in grant.amounts.values()):
-            return False
-        used.setdefault(grant.pool, [])
+    if not all(_well_formed(grant, by_slug) for grant in offer.grants):
+        return False
+    used: dict[str, list[Load]] = {grant.pool: [] for grant in offer.grants}
     for item in load:
         if item.pool in used:
             used[item.pool].append(item)
-    for slug, loads in used.items():
-        grants = [g for g in offer.grants if g.pool == slug]
-        lo = min(g.start for g in grants)
-        hi = max(g.end for g in grants)
-        dims = tuple(dict.fromkeys(d for g in grants for d, v in g.amounts.items() if v > 0))
-        if not dims:
-            continue
-        extra = [Load(pool=slug, start=g.start, end=g.end, amounts=g.amounts) for g in grants]
-        profile = build_profile(
-            pool=by_slug[slug], loads=[*loads, *extra], lo=lo, hi=hi, dims=dims, clamp=False
-        )
-        for grant in grants:
-            lowest = profile.window_min_one(grant.start, grant.end)
-            for dim, value in zip(dims, lowest, strict=True):
-                if grant.amounts.get(dim, 0) > 0 and value < 0:
-                    return False
+    return all(
+        _fits_on_pool(by_slug[slug], loads, [g for g in offer.grants if g.pool == slug])
+        for slug, loads in used.items()
+    )
+
+
+def _well_formed(grant: Grant, by_slug: Mapping[str, Pool]) -> bool:
+    return (
+        grant.pool in by_slug
+        and grant.start < grant.end
+        and all(v >= 0 for v in grant.amounts.values())
+    )
+
+
+def _fits_on_pool(pool: Pool, loads: list[Load], grants: list[Grant]) -> bool:
+    """The grants on ``pool``, together, over ``loads``: room in each dimension a grant asks
+    a positive amount of."""
+    lo = min(g.start for g in grants)
+    hi = max(g.end for g in grants)
+    dims = tuple(dict.fromkeys(d for g in grants for d, v in g.amounts.items() if v > 0))
+    if not dims:
+        return True
+    extra = [Load(pool=pool.slug, start=g.start, end=g.end, amounts=g.amounts) for g in grants]
+    profile = build_profile(pool=pool, loads=[*loads, *extra], lo=lo, hi=hi, dims=dims, clamp=False)
+    for grant in grants:
+        lowest = profile.window_min_one(grant.start, grant.end)
+        for dim, value in zip(dims, lowest, strict=True):
+            if grant.amounts.get(dim, 0) > 0 and value < 0:
+                return False
     return True

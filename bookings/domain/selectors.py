@@ -5,7 +5,14 @@ import uuid
 from django.db.models import Prefetch, Q
 
 from bookings.domain.errors import DomainError
-from bookings.models import Allocation, Lease, OfferSet
+from bookings.domain.sql.lease_details import RELATIONS, lease_details_rows
+from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+
+# What a lease's detail shows besides the lease: allocations with pools, events with actors.
+LEASE_DETAILS = (
+    Prefetch("allocations", queryset=Allocation.objects.select_related("pool")),
+    Prefetch("events", queryset=LeaseEvent.objects.select_related("actor")),
+)
 
 
 def offer_set_for_user(*, offer_set_id, user, with_offers: bool = False) -> OfferSet:
@@ -30,3 +37,28 @@ def offer_set_for_user(*, offer_set_id, user, with_offers: bool = False) -> Offe
         return offer_sets.get(id=uuid.UUID(str(offer_set_id)))
     except (OfferSet.DoesNotExist, ValueError):
         raise DomainError("No such offer set.", status=404, code="not-found") from None
+
+
+def leases_for_user(*, user):
+    """The leases `user` owns (every lease, for staff) with their sites, allocations and pools."""
+    leases = Lease.objects.select_related("site").prefetch_related(
+        Prefetch("allocations", queryset=Allocation.objects.select_related("pool"))
+    )
+    return leases if user.is_staff else leases.filter(owner=user)
+
+
+def leases_with_details():
+    """Leases with their sites and LEASE_DETAILS."""
+    return Lease.objects.select_related("site").prefetch_related(*LEASE_DETAILS)
+
+
+def lease_details_load(*, lease: Lease) -> None:
+    """Load LEASE_DETAILS into `lease` as `prefetch_related_objects` would, in one round trip
+    (lease_details_rows); relations already loaded are kept.
+
+    The lists go into `_prefetched_objects_cache`, which the related managers read: `.all()`
+    then gives the list itself. `Prefetch(...)` would compile two ORM queries (a quarter of an
+    accept) and `to_attr` would change what every reader of `lease.allocations` reads."""
+    cache = lease.__dict__.setdefault("_prefetched_objects_cache", {})
+    missing = [name for name in RELATIONS if name not in cache]
+    cache.update(lease_details_rows(lease=lease, relations=missing))

@@ -37,7 +37,6 @@ from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
-from bookings.domain.requests import parse_instant, quoted
 from bookings.domain.selectors import (
     lease_details_load,
     leases_for_user,
@@ -297,20 +296,9 @@ class LeaseRelease(LeaseAction):
 )
 class LeaseExtend(LeaseAction):
     def change(self, request, id):
-        data = request.data
-        if not isinstance(data, dict):
-            raise DomainError(
-                "The request is not valid.", errors=[FieldError("", "must be a JSON object")]
-            )
-        errors = [FieldError(k, "is not a known field") for k in sorted(set(data) - {"end"})]
-        end = parse_instant(data.get("end"))
-        if "end" not in data:
-            errors.append(FieldError("end", "is required (an ISO 8601 date-time with a time zone)"))
-        elif end is None:
-            message = f"{quoted(data['end'])} is not an ISO 8601 date-time with a time zone"
-            errors.append(FieldError("end", message))
-        if errors:
-            raise DomainError("The request is not valid.", errors=errors)
+        body = LeaseExtendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        end = body.validated_data["end"]
         return lease_extend(
             lease_id=id, user=request.user, end=end, if_match=if_match_version(request)
         )

@@ -22,13 +22,13 @@ from rest_framework import serializers
 from rest_framework.fields import ISO_8601, empty
 from rest_framework.settings import api_settings
 
-from bookings.domain.requests import MAX_COMPONENTS, MAX_REPLICAS, parse_instant, quoted
+from bookings.domain import policy
+from bookings.domain.requests import parse_instant, quoted
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import PoolKind
 from resources.models import CapacityChange, Pool, Site
 
 BY_FIELDS = "representation_by_fields"
-MAX_COMPONENT_NAME = 100  # as bookings.domain.requests checks it
 
 AMOUNTS_SCHEMA = {
     "type": "object",
@@ -375,18 +375,22 @@ class DurationField(serializers.JSONField):
 
 
 class ComponentRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, min_length=1, max_length=MAX_COMPONENT_NAME)
+    name = serializers.CharField(
+        required=False, min_length=1, max_length=policy.MAX_COMPONENT_NAME_LENGTH
+    )
     kind = serializers.ChoiceField(choices=PoolKind.values, required=False)
-    replicas = serializers.IntegerField(min_value=1, max_value=MAX_REPLICAS, required=False)
+    replicas = serializers.IntegerField(min_value=1, max_value=policy.MAX_REPLICAS, required=False)
     amounts = serializers.DictField(child=RangeField(), validators=[MinLengthValidator(1)])
 
 
 class OfferSetRequestSerializer(serializers.Serializer):
     """A booking request (DESIGN §4)."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=policy.MAX_NAME_LENGTH
+    )
     components = serializers.ListField(
-        child=ComponentRequestSerializer(), min_length=1, max_length=MAX_COMPONENTS
+        child=ComponentRequestSerializer(), min_length=1, max_length=policy.MAX_COMPONENTS
     )
     datasets = serializers.ListField(child=serializers.CharField(), required=False)
     site = serializers.CharField(required=False, allow_null=True)
@@ -396,7 +400,7 @@ class OfferSetRequestSerializer(serializers.Serializer):
         allow_null=True,
         help_text="ISO 8601 interval a/b or a/duration: the lease may start at any time in it.",
     )
-    max_offers = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    max_offers = serializers.IntegerField(min_value=1, max_value=policy.MAX_OFFERS, required=False)
     executable = serializers.DictField(required=False, allow_null=True)
 
 

@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bookings.choices import FINAL_PHASES, Phase, can_transition
+from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.requests import parse_duration, parse_instant
 
@@ -47,7 +48,7 @@ DEFAULT_DURATION = "PT4H"
 DEFAULT_COMPUTE = "Default compute resource"  # the prototype's name for it
 NO_NAME = "no-name"  # the prototype's name for an unnamed offer set
 GIB = 1024**3
-MAX_PARTS = 32  # per list (storage, data, volumes), as our requests allow 32 components
+MAX_PARTS = policy.MAX_COMPONENTS  # per list (storage, data, volumes)
 
 # The type names each slot accepts, spelled as we write them back.
 KINDS = {
@@ -188,8 +189,9 @@ def _component(value: Any, path: str, slot: str, problems: _Problems) -> dict | 
     for key in sorted(set(meta) - {"name", "description"}):
         problems.add(_join(path, f"meta.{key}"), "is assigned by the server, not the client")
     label = meta.get("name", value.get("name"))
-    if label is not None and (not isinstance(label, str) or not 0 < len(label) <= 200):
-        problems.add(_join(path, "meta.name"), "must be a string of 1 to 200 characters")
+    longest = policy.MAX_NAME_LENGTH
+    if label is not None and (not isinstance(label, str) or not 0 < len(label) <= longest):
+        problems.add(_join(path, "meta.name"), f"must be a string of 1 to {longest} characters")
         label = None
     spec_keys = _SPEC_KEYS.get(name, set()) if name else set(value) - _COMMON_KEYS
     extra = {"compute": {"cores", "memory", "volumes"}, "storage": {"size", "data", "resources"}}

@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from bookings.domain import policy
-from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.errors import DomainError, FieldError, FieldErrors
 from bookings.domain.isotime import duration_seconds, iso, parse_duration, parse_instant
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 
@@ -45,19 +45,11 @@ def quoted(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[FieldError] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(FieldError(path, message))
-
-
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
+def _amount(value: Any, path: str, errors: FieldErrors) -> dict | None:
     if _whole(value):
         low = high = value
     elif isinstance(value, dict):
@@ -88,7 +80,7 @@ def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
     return {"min": low, "max": min(high, policy.MAX_AMOUNT)}
 
 
-def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
+def _duration(value: Any, path: str, errors: FieldErrors) -> dict | None:
     limit = policy.max_duration()
 
     def seconds(v: Any, p: str) -> int | None:
@@ -125,7 +117,7 @@ def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
     return {"min": low, "max": high}
 
 
-def _window(value: Any, path: str, now: datetime, errors: _Errors) -> tuple | None:
+def _window(value: Any, path: str, now: datetime, errors: FieldErrors) -> tuple | None:
     """The start window `(a, b)`; refused past the policy's lead (a) and horizon (b), and
     checked against them before any arithmetic, so a far date cannot overflow."""
     if value is None:
@@ -173,7 +165,7 @@ def _window(value: Any, path: str, now: datetime, errors: _Errors) -> tuple | No
 
 def request_normalise(*, data: Any, now: datetime) -> dict:
     """The request with every default filled in, or DomainError naming each bad field."""
-    errors = _Errors()
+    errors = FieldErrors()
     if not isinstance(data, dict):
         raise DomainError(
             "The request must be a JSON object.", errors=[FieldError("", "not an object")]
@@ -259,8 +251,7 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     if executable is not None and not isinstance(executable, dict):
         errors.add("executable", "must be an object or null")
 
-    if errors.items:
-        raise DomainError("The request is not valid.", errors=errors.items)
+    errors.raise_if_any("The request is not valid.")
     start, latest = window
     if latest < now - timedelta(seconds=settings.ENGINE_STEP_SECONDS):
         raise DomainError(

@@ -85,45 +85,88 @@ def _same(value, zone):
     return value
 
 
+def _many(field):
+    item = _encoder(field.child)
+    return lambda value, zone: [
+        item(v, zone) for v in (value.all() if isinstance(value, BaseManager) else value)
+    ]
+
+
+def _list(field):
+    item = _encoder(field.child)
+    return lambda value, zone: [None if v is None else item(v, zone) for v in value]
+
+
+def _dict(field):
+    item = _encoder(field.child)
+    if item is _same:
+        return lambda value, zone: {str(k): v for k, v in value.items()}
+    return lambda value, zone: {
+        str(k): None if v is None else item(v, zone) for k, v in value.items()
+    }
+
+
+def _datetime(field):
+    if hasattr(field, "format") or hasattr(field, "timezone"):  # set only when given
+        return lambda value, zone: field.to_representation(value)
+    return lambda value, zone: _instant(value, zone, field)
+
+
+def _choice(field):
+    choices = field.choice_strings_to_values
+    return lambda value, zone: value if value == "" else choices.get(str(value), value)
+
+
+def _slug(field):
+    return lambda value, zone, slug=field.slug_field: getattr(value, slug)
+
+
+def _uuid(field):
+    return (lambda value, zone: str(value)) if field.uuid_format == "hex_verbose" else None
+
+
+def _int(field):
+    return lambda value, zone: int(value)
+
+
+def _str(field):
+    return lambda value, zone: str(value)
+
+
+def _pk(field):
+    # The getter reads the key itself, as DRF's PKOnlyObject does.
+    return _same if field.pk_field is None else None
+
+
+def _as_is(field):
+    return _same if type(field) in _AS_IS else None
+
+
+# What `field.to_representation` does, per field type (subclasses before their bases), as a
+# maker of `encode(value, zone)` (None: not this way).
+_ENCODERS = (
+    (serializers.ListSerializer, _many),
+    (serializers.Serializer, lambda field: _compiled(field)),
+    (serializers.ListField, _list),
+    (serializers.DictField, _dict),
+    (serializers.DateTimeField, _datetime),
+    (serializers.ChoiceField, _choice),
+    (serializers.SlugRelatedField, _slug),
+    (serializers.UUIDField, _uuid),
+    (serializers.IntegerField, _int),
+    (serializers.CharField, _str),
+    (serializers.PrimaryKeyRelatedField, _pk),
+    (serializers.Field, _as_is),
+)
+
+
 def _encoder(field):
     """`field.to_representation` as `encode(value, zone)`, for a value that is not None (DRF
     gives None for None whatever the field), for the field types these serializers use."""
-    if isinstance(field, serializers.ListSerializer):
-        item = _encoder(field.child)
-        return lambda value, zone: [
-            item(v, zone) for v in (value.all() if isinstance(value, BaseManager) else value)
-        ]
-    if isinstance(field, serializers.Serializer):
-        return _compiled(field)
-    if isinstance(field, serializers.ListField):
-        item = _encoder(field.child)
-        return lambda value, zone: [None if v is None else item(v, zone) for v in value]
-    if isinstance(field, serializers.DictField):
-        item = _encoder(field.child)
-        if item is _same:
-            return lambda value, zone: {str(k): v for k, v in value.items()}
-        return lambda value, zone: {
-            str(k): None if v is None else item(v, zone) for k, v in value.items()
-        }
-    if isinstance(field, serializers.DateTimeField):
-        if hasattr(field, "format") or hasattr(field, "timezone"):  # set only when given
-            return lambda value, zone: field.to_representation(value)
-        return lambda value, zone: _instant(value, zone, field)
-    if isinstance(field, serializers.ChoiceField):
-        choices = field.choice_strings_to_values
-        return lambda value, zone: value if value == "" else choices.get(str(value), value)
-    if isinstance(field, serializers.SlugRelatedField):
-        return lambda value, zone, slug=field.slug_field: getattr(value, slug)
-    if isinstance(field, serializers.UUIDField) and field.uuid_format == "hex_verbose":
-        return lambda value, zone: str(value)
-    if isinstance(field, serializers.IntegerField):
-        return lambda value, zone: int(value)
-    if isinstance(field, serializers.CharField):
-        return lambda value, zone: str(value)
-    if isinstance(field, serializers.PrimaryKeyRelatedField) and field.pk_field is None:
-        return _same  # the getter reads the key itself, as DRF's PKOnlyObject does
-    if type(field) in _AS_IS:
-        return _same
+    for kind, make in _ENCODERS:
+        encode = make(field) if isinstance(field, kind) else None
+        if encode is not None:
+            return encode
     raise TypeError(f"no JSON by hand for {type(field).__name__} {field.field_name!r}")
 
 

@@ -40,7 +40,6 @@ from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.selectors import (
     lease_details_load,
     leases_for_user,
-    leases_with_details,
     offer_set_for_user,
 )
 from bookings.models import Lease
@@ -199,10 +198,7 @@ class LeaseList(ProblemAPIView, generics.ListAPIView):
 
 
 def lease_response(*, lease_id, user) -> Response:
-    leases = leases_with_details()
-    if not user.is_staff:
-        leases = leases.filter(owner=user)
-    lease = get_object_or_404(leases, id=lease_id)
+    lease = get_object_or_404(leases_for_user(user=user, details=True), id=lease_id)
     return Response(LeaseDetailSerializer(lease).data, headers={"ETag": etag(lease)})
 
 

@@ -39,17 +39,13 @@ def offer_set_for_user(*, offer_set_id, user, with_offers: bool = False) -> Offe
         raise DomainError("No such offer set.", status=404, code="not-found") from None
 
 
-def leases_for_user(*, user):
-    """The leases `user` owns (every lease, for staff) with their sites, allocations and pools."""
+def leases_for_user(*, user, details: bool = False):
+    """The leases `user` owns (every lease, for staff) with their sites, allocations and pools;
+    `details`: LEASE_DETAILS (the events too)."""
     leases = Lease.objects.select_related("site").prefetch_related(
-        Prefetch("allocations", queryset=Allocation.objects.select_related("pool"))
+        *LEASE_DETAILS if details else LEASE_DETAILS[:1]
     )
     return leases if user.is_staff else leases.filter(owner=user)
-
-
-def leases_with_details():
-    """Leases with their sites and LEASE_DETAILS."""
-    return Lease.objects.select_related("site").prefetch_related(*LEASE_DETAILS)
 
 
 def lease_details_load(*, lease: Lease) -> None:

@@ -23,7 +23,8 @@ from rest_framework.fields import ISO_8601, empty
 from rest_framework.settings import api_settings
 
 from bookings.domain import policy
-from bookings.domain.requests import parse_instant, quoted
+from bookings.domain.isotime import parse_instant
+from bookings.domain.requests import quoted
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import PoolKind
 from resources.models import CapacityChange, Pool, Site

@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from bookings.domain.errors import DependencyUnavailable, DomainError, FieldError
+from bookings.domain.errors import DependencyUnavailable, DomainError, FieldErrors
 
 logger = logging.getLogger(__name__)
 
@@ -75,34 +75,31 @@ def domain_problem(error: DomainError) -> dict:
     )
 
 
-def _field_errors(detail, path: str = "") -> list[FieldError]:
-    """DRF's nested error details as a flat list of (path, message)."""
+def _field_errors(detail, errors: FieldErrors, path: str = "") -> None:
+    """DRF's nested error details, flat, as (path, message)."""
     if isinstance(detail, dict):
-        errors = []
         for key, value in detail.items():
             name = "" if key == "non_field_errors" else str(key)
-            errors += _field_errors(value, f"{path}.{name}" if path and name else path or name)
-        return errors
-    if isinstance(detail, list):
-        if all(isinstance(item, str) for item in detail):
-            return [FieldError(path, str(item)) for item in detail]
-        errors = []
+            _field_errors(value, errors, f"{path}.{name}" if path and name else path or name)
+    elif isinstance(detail, list) and not all(isinstance(item, str) for item in detail):
         for i, item in enumerate(detail):
-            errors += _field_errors(item, f"{path}[{i}]")
-        return errors
-    return [FieldError(path, str(detail))]
+            _field_errors(item, errors, f"{path}[{i}]")
+    else:
+        for item in detail if isinstance(detail, list) else [detail]:
+            errors.add(path, str(item))
 
 
 def _api_problem(exc: exceptions.APIException) -> dict:
     code = str(exc.default_code).replace("_", "-")
     if isinstance(exc, exceptions.ValidationError):
-        errors = _field_errors(exc.detail)
+        errors = FieldErrors()
+        _field_errors(exc.detail, errors)
         return problem(
             status=exc.status_code,
             code=code,
             title=_TITLES[status.HTTP_400_BAD_REQUEST],
-            detail="; ".join(str(e) for e in errors),
-            errors=errors,
+            detail="; ".join(str(e) for e in errors.items),
+            errors=errors.items,
         )
     title = _TITLES.get(exc.status_code, str(exc.detail))
     return problem(status=exc.status_code, code=code, title=title, detail=str(exc.detail))

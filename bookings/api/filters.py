@@ -6,12 +6,10 @@ A filter parameter that is given must say something: `?phase=`, `?phase=,,`, `?s
 from datetime import datetime
 
 from bookings.choices import Phase
-from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.errors import DomainError, FieldError, FieldErrors
 from bookings.domain.requests import parse_instant
 
-
-def _invalid(errors: list[FieldError]) -> DomainError:
-    return DomainError("A query parameter is not valid.", errors=errors)
+INVALID = "A query parameter is not valid."
 
 
 def instant_param(params, name: str) -> datetime | None:
@@ -25,45 +23,40 @@ def instant_param(params, name: str) -> datetime | None:
             if value.strip() == ""
             else f"{value!r} is not an ISO 8601 date-time with a time zone"
         )
-        raise _invalid([FieldError(name, message)])
+        raise DomainError(INVALID, errors=[FieldError(name, message)])
     return parsed
 
 
-def _phases(params, errors: list[FieldError]) -> list[str] | None:
+def _phases(params, errors: FieldErrors) -> list[str] | None:
     """?phase=A,B (any case; repeated parameters add up)."""
     values = params.getlist("phase")
     if not values:
         return None
     names = [name.strip().upper() for value in values for name in value.split(",")]
     if "" in names:
-        errors.append(
-            FieldError("phase", "names an empty phase (give e.g. phase=OFFERED,ACCEPTED)")
-        )
+        errors.add("phase", "names an empty phase (give e.g. phase=OFFERED,ACCEPTED)")
         return None
     unknown = [name for name in names if name not in Phase.values]
     if unknown:
-        errors.append(
-            FieldError("phase", f"unknown phase {unknown[0]!r} (one of {', '.join(Phase)})")
-        )
+        errors.add("phase", f"unknown phase {unknown[0]!r} (one of {', '.join(Phase)})")
         return None
     return names
 
 
 def leases_filter(queryset, params):
     """?phase=A,B  ?site=slug  ?start=&end= (leases overlapping [start, end))."""
-    errors: list[FieldError] = []
+    errors = FieldErrors()
     phases = _phases(params, errors)
     site = params.get("site")
     if site is not None and site.strip() == "":
-        errors.append(FieldError("site", "is empty (leave it out, or give a site slug)"))
+        errors.add("site", "is empty (leave it out, or give a site slug)")
     bounds = {}
     for name in ("start", "end"):
         try:
             bounds[name] = instant_param(params, name)
         except DomainError as error:
-            errors += error.errors
-    if errors:
-        raise _invalid(errors)
+            errors.items += error.errors
+    errors.raise_if_any(INVALID)
     if phases is not None:
         queryset = queryset.filter(phase__in=phases)
     if site is not None:

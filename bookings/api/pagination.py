@@ -6,7 +6,8 @@ import re
 
 from rest_framework.pagination import LimitOffsetPagination
 
-from bookings.domain.errors import DomainError, FieldError
+from bookings.api.filters import INVALID
+from bookings.domain.errors import FieldErrors
 
 # The largest page a client may ask for; the default page is REST_FRAMEWORK["PAGE_SIZE"].
 MAX_PAGE_SIZE = 500
@@ -15,13 +16,13 @@ MAX_OFFSET = 2**63 - 1 - MAX_PAGE_SIZE
 _WHOLE = re.compile(r"\A[0-9]{1,19}\Z")
 
 
-def _whole_param(params, name: str, *, low: int, high: int, errors: list) -> int | None:
+def _whole_param(params, name: str, *, low: int, high: int, errors: FieldErrors) -> int | None:
     value = params.get(name)
     if value is None:
         return None
     number = int(value) if _WHOLE.match(value) else None
     if number is None or not low <= number <= high:
-        errors.append(FieldError(name, f"{value!r} is not a whole number from {low} to {high}"))
+        errors.add(name, f"{value!r} is not a whole number from {low} to {high}")
     return number
 
 
@@ -29,7 +30,7 @@ class ProblemLimitOffsetPagination(LimitOffsetPagination):
     max_limit = MAX_PAGE_SIZE
 
     def paginate_queryset(self, queryset, request, view=None):
-        errors: list[FieldError] = []
+        errors = FieldErrors()
         params = request.query_params
         limit = _whole_param(
             params, self.limit_query_param, low=1, high=MAX_PAGE_SIZE, errors=errors
@@ -37,8 +38,7 @@ class ProblemLimitOffsetPagination(LimitOffsetPagination):
         offset = _whole_param(
             params, self.offset_query_param, low=0, high=MAX_OFFSET, errors=errors
         )
-        if errors:
-            raise DomainError("A query parameter is not valid.", errors=errors)
+        errors.raise_if_any(INVALID)
         self._limit = self.default_limit if limit is None else limit
         self._offset = offset or 0
         return super().paginate_queryset(queryset, request, view)

@@ -1,31 +1,35 @@
 """Read shapes of the API (DESIGN §4, §7). Requests are parsed by the domain, which names every
-bad field; the request serializers here only describe them for the OpenAPI schema.
+bad field; the request serializers here only describe them for the OpenAPI schema, but for
+`LeaseExtendSerializer`, which reads its one field itself.
 
-The lease and offer-set serializers describe their shapes with DRF fields (the OpenAPI schema
-comes from those) but build their JSON by hand (`to_representation`): binding a
-ModelSerializer's fields anew for every lease, allocation and event cost more than the rest of
-an accept's serialisation. `BY_FIELDS` in the context gets the fields' representation instead
-(tests compare the two)."""
+The lease and offer-set serializers (`ByHand`) declare their shapes once, as DRF fields: the
+OpenAPI schema comes from those, and so does their JSON, through a function compiled once per
+class from the same fields (`_compiled`): binding a ModelSerializer's fields anew for every
+lease, allocation and event cost more than the rest of an accept's serialisation. `BY_FIELDS`
+in the context gets DRF's own representation instead (tests compare the two)."""
 
+import functools
+import operator
 from datetime import datetime
 
 from django.conf import settings
 from django.core.validators import MinLengthValidator
+from django.db.models.manager import BaseManager
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
-from rest_framework.fields import ISO_8601
+from rest_framework.fields import ISO_8601, empty
 from rest_framework.settings import api_settings
 
-from bookings.choices import ActorKind, OfferSetResult, Phase
-from bookings.domain.requests import MAX_COMPONENTS, MAX_REPLICAS
+from bookings.domain import policy
+from bookings.domain.isotime import parse_instant
+from bookings.domain.requests import quoted
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import PoolKind
 from resources.models import CapacityChange, Pool, Site
 
 BY_FIELDS = "representation_by_fields"
-MAX_COMPONENT_NAME = 100  # as bookings.domain.requests checks it
 
 AMOUNTS_SCHEMA = {
     "type": "object",
@@ -52,19 +56,12 @@ class AmountsField(serializers.DictField):
     child = serializers.IntegerField()
 
 
-# What DRF's fields give, for the values these serializers meet: CharField str(), IntegerField
-# int(), UUIDField str(), ChoiceField the choice's own value, a DictField a copy with str keys,
-# and None for None (a DateTimeField: for any false value).
-_DATETIME = serializers.DateTimeField()  # for what _instant does not do itself
-
-
-def _choices(choices) -> dict:
-    return {str(value): value for value, _label in choices.choices}
-
-
-_PHASES = _choices(Phase)
-_ACTOR_KINDS = _choices(ActorKind)
-_RESULTS = _choices(OfferSetResult)
+# Fields whose representation is the value itself (a DictField's default child among them).
+_AS_IS = (
+    serializers.SerializerMethodField,
+    serializers.JSONField,
+    type(serializers.DictField().child),
+)
 
 
 def _zone():
@@ -74,139 +71,151 @@ def _zone():
     return timezone.get_current_timezone()
 
 
-def _instant(value, zone):
+def _instant(value, zone, field):
     if not value:
         return None
     if isinstance(value, str):
         return value
     if zone is None or not isinstance(value, datetime) or value.utcoffset() is None:
-        return _DATETIME.to_representation(value)
+        return field.to_representation(value)
     text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _str(value):
-    return None if value is None else str(value)
+def _same(value, zone):
+    return value
 
 
-def _int(value):
-    return None if value is None else int(value)
+def _many(field):
+    item = _encoder(field.child)
+    return lambda value, zone: [
+        item(v, zone) for v in (value.all() if isinstance(value, BaseManager) else value)
+    ]
 
 
-def _choice(value, choices: dict):
-    if value is None or value == "":
-        return value
-    return choices.get(str(value), value)
+def _list(field):
+    item = _encoder(field.child)
+    return lambda value, zone: [None if v is None else item(v, zone) for v in value]
 
 
-def _dict(value):
-    return None if value is None else {str(k): v for k, v in value.items()}
-
-
-def _dicts(values):
-    return None if values is None else [_dict(v) for v in values]
-
-
-def _slug(obj, name: str):
-    return None if obj is None else getattr(obj, name)
-
-
-def allocation_json(allocation: Allocation, zone) -> dict:
-    return {
-        "component": _str(allocation.component),
-        "replica": _int(allocation.replica),
-        "pool": _slug(allocation.pool, "slug"),
-        "amounts": allocation.amounts(nonzero=True),
-        "start": _instant(allocation.start, zone),
-        "end": _instant(allocation.end, zone),
+def _dict(field):
+    item = _encoder(field.child)
+    if item is _same:
+        return lambda value, zone: {str(k): v for k, v in value.items()}
+    return lambda value, zone: {
+        str(k): None if v is None else item(v, zone) for k, v in value.items()
     }
 
 
-def event_json(event: LeaseEvent, zone) -> dict:
-    return {
-        "time": _instant(event.time, zone),
-        "from_phase": _choice(event.from_phase, _PHASES),
-        "to_phase": _choice(event.to_phase, _PHASES),
-        "actor_kind": _choice(event.actor_kind, _ACTOR_KINDS),
-        "actor": _slug(event.actor, "username"),
-        "message": _str(event.message),
-    }
+def _datetime(field):
+    if hasattr(field, "format") or hasattr(field, "timezone"):  # set only when given
+        return lambda value, zone: field.to_representation(value)
+    return lambda value, zone: _instant(value, zone, field)
 
 
-def lease_json(lease: Lease, zone, *, detail: bool = False) -> dict:
-    data = {
-        "id": _str(lease.id),
-        "phase": _choice(lease.phase, _PHASES),
-        "site": _slug(lease.site, "slug"),
-        "start": _instant(lease.start, zone),
-        "end": _instant(lease.end, zone),
-        "preparation_start": _instant(lease.preparation_start, zone),
-        "expires": _instant(lease.expires, zone),
-        "allocations": [allocation_json(a, zone) for a in lease.allocations.all()],
-        "connectors": _dicts(lease.connectors),
-        "url": reverse("api:lease-detail", kwargs={"id": lease.id}),
-    }
-    if detail:
-        data["name"] = _str(lease.name)
-        data["offer_set"] = lease.offer_set_id  # a PrimaryKeyRelatedField gives the UUID
-        data["version"] = _int(lease.version)
-        data["events"] = [event_json(e, zone) for e in lease.events.all()]
-    return data
+def _choice(field):
+    choices = field.choice_strings_to_values
+    return lambda value, zone: value if value == "" else choices.get(str(value), value)
 
 
-def _message_json(message: dict) -> dict:
-    return {
-        "kind": _str(message["kind"]),
-        "path": _str(message["path"]),
-        "message": _str(message["message"]),
-    }
+def _slug(field):
+    return lambda value, zone, slug=field.slug_field: getattr(value, slug)
 
 
-def _suggestion_json(suggestion: dict, zone) -> dict:
-    offer = suggestion["offer"]
-    return {
-        "kind": _str(suggestion["kind"]),
-        "message": _str(suggestion["message"]),
-        "offer": None
-        if offer is None
-        else {
-            "site": _str(offer["site"]),
-            "start": _instant(offer["start"], zone),
-            "end": _instant(offer["end"], zone),
-            "preparation_start": _instant(offer["preparation_start"], zone),
-            "allocations": _dicts(offer["allocations"]),
-        },
-        "request": _dict(suggestion["request"]),
-    }
+def _uuid(field):
+    return (lambda value, zone: str(value)) if field.uuid_format == "hex_verbose" else None
 
 
-def offer_set_json(offer_set: OfferSet, zone) -> dict:
-    return {
-        "id": _str(offer_set.id),
-        "name": _str(offer_set.name),
-        "result": _choice(offer_set.result, _RESULTS),
-        "created": _instant(offer_set.created, zone),
-        "expires": _instant(offer_set.expires, zone),
-        "offers": [lease_json(lease, zone) for lease in offer_set.leases.all()],
-        "messages": None
-        if offer_set.messages is None
-        else [_message_json(m) for m in offer_set.messages],
-        "suggestions": None
-        if offer_set.suggestions is None
-        else [_suggestion_json(s, zone) for s in offer_set.suggestions],
-        "request": _dict(offer_set.request),
-        "url": reverse("api:offer-set-detail", kwargs={"id": offer_set.id}),
-    }
+def _int(field):
+    return lambda value, zone: int(value)
 
 
-# A serializer whose `to_representation` is `json(instance, zone)`, or the fields' one with
-# BY_FIELDS in the context. (No docstring: the schema would take it as the description of
-# the serializers without one.)
+def _str(field):
+    return lambda value, zone: str(value)
+
+
+def _pk(field):
+    # The getter reads the key itself, as DRF's PKOnlyObject does.
+    return _same if field.pk_field is None else None
+
+
+def _as_is(field):
+    return _same if type(field) in _AS_IS else None
+
+
+# What `field.to_representation` does, per field type (subclasses before their bases), as a
+# maker of `encode(value, zone)` (None: not this way).
+_ENCODERS = (
+    (serializers.ListSerializer, _many),
+    (serializers.Serializer, lambda field: _compiled(field)),
+    (serializers.ListField, _list),
+    (serializers.DictField, _dict),
+    (serializers.DateTimeField, _datetime),
+    (serializers.ChoiceField, _choice),
+    (serializers.SlugRelatedField, _slug),
+    (serializers.UUIDField, _uuid),
+    (serializers.IntegerField, _int),
+    (serializers.CharField, _str),
+    (serializers.PrimaryKeyRelatedField, _pk),
+    (serializers.Field, _as_is),
+)
+
+
+def _encoder(field):
+    """`field.to_representation` as `encode(value, zone)`, for a value that is not None (DRF
+    gives None for None whatever the field), for the field types these serializers use."""
+    for kind, make in _ENCODERS:
+        encode = make(field) if isinstance(field, kind) else None
+        if encode is not None:
+            return encode
+    raise TypeError(f"no JSON by hand for {type(field).__name__} {field.field_name!r}")
+
+
+def _getter(field, serializer):
+    """How `field.get_attribute` reads the field's value from an instance of `serializer`."""
+    if isinstance(field, serializers.SerializerMethodField):
+        return getattr(serializer, field.method_name)
+    if isinstance(field, serializers.PrimaryKeyRelatedField):
+        return lambda obj, name=field.source: obj.serializable_value(name)
+    if not isinstance(serializer, serializers.ModelSerializer):
+        (key,) = field.source_attrs  # the plain serializers here read dicts
+        return operator.itemgetter(key)
+    return operator.attrgetter(".".join(field.source_attrs))
+
+
+def _compiled(serializer):
+    """`to_representation` of `serializer`'s fields as `json(instance, zone)`."""
+    members = [
+        (name, _getter(field, serializer), _encoder(field))
+        for name, field in serializer.fields.items()
+        if not field.write_only
+    ]
+
+    def json(instance, zone) -> dict:
+        data = {}
+        for name, get, encode in members:
+            value = get(instance)
+            data[name] = None if value is None else encode(value, zone)
+        return data
+
+    return json
+
+
+@functools.cache
+def _by_hand(serializer_class):
+    # Compiled once per class from a serializer without context: the method fields here
+    # (`get_url`, `get_amounts`) do not read it.
+    return _compiled(serializer_class())
+
+
+# The JSON built from the serializer's own fields (`_compiled`), or DRF's with BY_FIELDS in
+# the context. (No docstring: the schema would take it as the description of the serializers
+# without one.)
 class ByHand:
     def to_representation(self, instance):
         if self.context.get(BY_FIELDS):
             return super().to_representation(instance)
-        return self.json(instance, _zone())
+        return _by_hand(type(self))(instance, _zone())
 
 
 class ProblemFieldErrorSerializer(serializers.Serializer):
@@ -287,9 +296,6 @@ class AllocationSerializer(ByHand, serializers.ModelSerializer):
     def get_amounts(self, allocation) -> dict:
         return allocation.amounts(nonzero=True)
 
-    def json(self, allocation, zone) -> dict:
-        return allocation_json(allocation, zone)
-
 
 class LeaseEventSerializer(ByHand, serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -297,9 +303,6 @@ class LeaseEventSerializer(ByHand, serializers.ModelSerializer):
     class Meta:
         model = LeaseEvent
         fields = ["time", "from_phase", "to_phase", "actor_kind", "actor", "message"]
-
-    def json(self, event, zone) -> dict:
-        return event_json(event, zone)
 
 
 class LeaseSerializer(ByHand, serializers.ModelSerializer):
@@ -328,18 +331,12 @@ class LeaseSerializer(ByHand, serializers.ModelSerializer):
     def get_url(self, lease) -> str:
         return reverse("api:lease-detail", kwargs={"id": lease.id})
 
-    def json(self, lease, zone) -> dict:
-        return lease_json(lease, zone)
-
 
 class LeaseDetailSerializer(LeaseSerializer):
     events = LeaseEventSerializer(many=True, read_only=True)
 
     class Meta(LeaseSerializer.Meta):
         fields = [*LeaseSerializer.Meta.fields, "name", "offer_set", "version", "events"]
-
-    def json(self, lease, zone) -> dict:
-        return lease_json(lease, zone, detail=True)
 
 
 class MessageSerializer(serializers.Serializer):
@@ -390,9 +387,6 @@ class OfferSetSerializer(ByHand, serializers.ModelSerializer):
     def get_url(self, offer_set) -> str:
         return reverse("api:offer-set-detail", kwargs={"id": offer_set.id})
 
-    def json(self, offer_set, zone) -> dict:
-        return offer_set_json(offer_set, zone)
-
 
 @extend_schema_field(RANGE_SCHEMA)
 class RangeField(serializers.JSONField):
@@ -425,18 +419,22 @@ class DurationField(serializers.JSONField):
 
 
 class ComponentRequestSerializer(serializers.Serializer):
-    name = serializers.CharField(required=False, min_length=1, max_length=MAX_COMPONENT_NAME)
+    name = serializers.CharField(
+        required=False, min_length=1, max_length=policy.MAX_COMPONENT_NAME_LENGTH
+    )
     kind = serializers.ChoiceField(choices=PoolKind.values, required=False)
-    replicas = serializers.IntegerField(min_value=1, max_value=MAX_REPLICAS, required=False)
+    replicas = serializers.IntegerField(min_value=1, max_value=policy.MAX_REPLICAS, required=False)
     amounts = serializers.DictField(child=RangeField(), validators=[MinLengthValidator(1)])
 
 
 class OfferSetRequestSerializer(serializers.Serializer):
     """A booking request (DESIGN §4)."""
 
-    name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=policy.MAX_NAME_LENGTH
+    )
     components = serializers.ListField(
-        child=ComponentRequestSerializer(), min_length=1, max_length=MAX_COMPONENTS
+        child=ComponentRequestSerializer(), min_length=1, max_length=policy.MAX_COMPONENTS
     )
     datasets = serializers.ListField(child=serializers.CharField(), required=False)
     site = serializers.CharField(required=False, allow_null=True)
@@ -446,9 +444,26 @@ class OfferSetRequestSerializer(serializers.Serializer):
         allow_null=True,
         help_text="ISO 8601 interval a/b or a/duration: the lease may start at any time in it.",
     )
-    max_offers = serializers.IntegerField(min_value=1, max_value=10, required=False)
+    max_offers = serializers.IntegerField(min_value=1, max_value=policy.MAX_OFFERS, required=False)
     executable = serializers.DictField(required=False, allow_null=True)
 
 
 class LeaseExtendSerializer(serializers.Serializer):
     end = serializers.DateTimeField(help_text="The new end (later or earlier).")
+
+    def run_validation(self, data=empty):
+        """`{"end": <instant>}` read as the domain reads instants (a time zone is required),
+        every problem at once: unknown fields, then `end`."""
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {api_settings.NON_FIELD_ERRORS_KEY: ["must be a JSON object"]}
+            )
+        errors = {key: ["is not a known field"] for key in sorted(set(data) - {"end"})}
+        end = parse_instant(data.get("end"))
+        if "end" not in data:
+            errors["end"] = ["is required (an ISO 8601 date-time with a time zone)"]
+        elif end is None:
+            errors["end"] = [f"{quoted(data['end'])} is not an ISO 8601 date-time with a time zone"]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return {"end": end}

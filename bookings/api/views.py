@@ -1,12 +1,8 @@
 """Thin views over bookings.domain: parse the HTTP bits, call one service, shape the answer."""
 
-import functools
 import re
 from datetime import UTC, datetime, timedelta
 
-from django.contrib.auth import get_user_model
-from django.db import connection
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -46,10 +42,12 @@ from bookings.domain.leases import (
     lease_release_early,
 )
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
-from bookings.domain.requests import parse_instant, quoted
-from bookings.domain.selectors import offer_set_for_user
-from bookings.domain.sql.rows import Columns, table
-from bookings.models import Allocation, Lease, LeaseEvent
+from bookings.domain.selectors import (
+    lease_details_load,
+    leases_for_user,
+    offer_set_for_user,
+)
+from bookings.models import Lease
 from resources.models import Pool, Site
 
 DEFAULT_AVAILABILITY_SPAN = timedelta(days=7)
@@ -59,73 +57,6 @@ _ETAG = re.compile(r'^(?:W/)?(?:"(\d{1,9})"|(\d{1,9}))$')
 def problems(*statuses: int) -> dict:
     """OpenAPI responses for the problem statuses an operation can answer."""
     return {(s, PROBLEM_CONTENT_TYPE): ProblemSerializer for s in (401, 403, *statuses)}
-
-
-LEASE_DETAILS = (
-    Prefetch("allocations", queryset=Allocation.objects.select_related("pool")),
-    Prefetch("events", queryset=LeaseEvent.objects.select_related("actor")),
-)
-
-
-def leases_with_details():
-    return Lease.objects.select_related("site").prefetch_related(*LEASE_DETAILS)
-
-
-@functools.cache
-def _details_queries() -> tuple[str, Columns, Columns, str, Columns, Columns]:
-    """LEASE_DETAILS for one lease as hand-written SQL (rows in the models' orders)."""
-    allocation, pool = Columns(Allocation, "a"), Columns(Pool, "p")
-    event, actor = Columns(LeaseEvent, "e"), Columns(get_user_model(), "u")
-    allocations = (
-        f"SELECT {allocation.sql}, {pool.sql} FROM {table(Allocation)} a"
-        f" JOIN {table(Pool)} p ON p.id = a.pool_id"
-        " WHERE a.lease_id = %s ORDER BY a.component, a.replica"
-    )
-    events = (
-        f"SELECT {event.sql}, {actor.sql} FROM {table(LeaseEvent)} e"
-        f" LEFT JOIN {table(get_user_model())} u ON u.id = e.actor_id"
-        " WHERE e.lease_id = %s ORDER BY e.time, e.id"
-    )
-    return allocations, allocation, pool, events, event, actor
-
-
-def load_details(lease: Lease) -> None:
-    """`prefetch_related_objects([lease], *LEASE_DETAILS)` without compiling two ORM queries
-    (a quarter of an accept's Python time): the allocations with their pools and the events
-    with their actors, in the lease's prefetch cache. What is already there is kept."""
-    allocations_sql, allocation, pool, events_sql, event, actor = _details_queries()
-    cache = lease.__dict__.setdefault("_prefetched_objects_cache", {})
-    wanted = [
-        entry
-        for entry in (
-            ("allocations", allocations_sql, allocation, pool, "pool"),
-            ("events", events_sql, event, actor, "actor"),
-        )
-        if entry[0] not in cache
-    ]
-    if not wanted:
-        return
-    with connection.cursor() as cursor:
-        # one round trip: the statements go together and come back as consecutive results
-        cursor.execute("; ".join(entry[1] for entry in wanted), [lease.pk] * len(wanted))
-        for n, (name, _, columns, related, related_name) in enumerate(wanted):
-            if n:
-                cursor.nextset()
-            model = columns.model
-            lease_field, related_field = (
-                model._meta.get_field("lease"),
-                model._meta.get_field(related_name),
-            )
-            objects = []
-            for row in cursor.fetchall():
-                obj = columns.build(row)
-                related_field.set_cached_value(obj, related.build(row, columns.count))
-                lease_field.set_cached_value(obj, lease)
-                objects.append(obj)
-            queryset = getattr(lease, name).get_queryset()
-            queryset._result_cache = objects
-            queryset._prefetch_done = True
-            cache[name] = queryset
 
 
 def etag(lease: Lease) -> str:
@@ -251,11 +182,7 @@ class LeaseList(ProblemAPIView, generics.ListAPIView):
     serializer_class = LeaseSerializer
 
     def get_queryset(self):
-        leases = Lease.objects.select_related("site").prefetch_related(
-            Prefetch("allocations", queryset=Allocation.objects.select_related("pool"))
-        )
-        if not self.request.user.is_staff:
-            leases = leases.filter(owner=self.request.user)
+        leases = leases_for_user(user=self.request.user)
         return leases_filter(leases, self.request.query_params).order_by("start", "id")
 
     @extend_schema(
@@ -276,10 +203,7 @@ class LeaseList(ProblemAPIView, generics.ListAPIView):
 
 
 def lease_response(*, lease_id, user) -> Response:
-    leases = leases_with_details()
-    if not user.is_staff:
-        leases = leases.filter(owner=user)
-    lease = get_object_or_404(leases, id=lease_id)
+    lease = get_object_or_404(leases_for_user(user=user, details=True), id=lease_id)
     return Response(LeaseDetailSerializer(lease).data, headers={"ETag": etag(lease)})
 
 
@@ -315,7 +239,7 @@ class LeaseAction(ProblemAPIView):
         def run():
             lease = self.change(request, id)
             # The service checked who may change it and loaded its site: add the rest.
-            load_details(lease)
+            lease_details_load(lease=lease)
             return Response(LeaseDetailSerializer(lease).data, headers={"ETag": etag(lease)})
 
         return idempotent(self, request, run)
@@ -373,20 +297,9 @@ class LeaseRelease(LeaseAction):
 )
 class LeaseExtend(LeaseAction):
     def change(self, request, id):
-        data = request.data
-        if not isinstance(data, dict):
-            raise DomainError(
-                "The request is not valid.", errors=[FieldError("", "must be a JSON object")]
-            )
-        errors = [FieldError(k, "is not a known field") for k in sorted(set(data) - {"end"})]
-        end = parse_instant(data.get("end"))
-        if "end" not in data:
-            errors.append(FieldError("end", "is required (an ISO 8601 date-time with a time zone)"))
-        elif end is None:
-            message = f"{quoted(data['end'])} is not an ISO 8601 date-time with a time zone"
-            errors.append(FieldError("end", message))
-        if errors:
-            raise DomainError("The request is not valid.", errors=errors)
+        body = LeaseExtendSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        end = body.validated_data["end"]
         return lease_extend(
             lease_id=id, user=request.user, end=end, if_match=if_match_version(request)
         )

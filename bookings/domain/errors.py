@@ -12,6 +12,21 @@ class FieldError:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
+class FieldErrors:
+    """The problems found while reading one input, gathered so that it is refused once, with
+    every problem named (`raise_if_any`)."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldError] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(FieldError(path, message))
+
+    def raise_if_any(self, title: str) -> None:
+        if self.items:
+            raise DomainError(title, errors=self.items)
+
+
 @dataclass
 class DomainError(Exception):
     """A refusal with a reason. `status` is the HTTP status the API answers with."""

@@ -22,6 +22,7 @@ from bookings.domain.planning.pools import (
 )
 from bookings.domain.requests import request_normalise
 from bookings.domain.sql.offer_sets import HOLDS, offer_set_insert
+from bookings.domain.sql.rows import prefetched
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import DIMENSIONS, PoolKind
 from resources.models import Dataset, Site
@@ -382,8 +383,8 @@ def _write(*, owner, client, normalised, answer, offers, pools, notes=()) -> Off
     for lease in leases:
         lease._state.adding = False
         by_lease[lease.id].sort(key=lambda a: (a.component, a.replica))
-        _prefetched(lease, "allocations", by_lease[lease.id])
-    _prefetched(offer_set, "leases", leases)
+        prefetched(lease, "allocations", by_lease[lease.id])
+    prefetched(offer_set, "leases", leases)
     return offer_set
 
 
@@ -407,14 +408,6 @@ def _insert(offer_set: OfferSet, leases: list, allocations: list, events: list) 
     for allocation in allocations:
         allocation.id = ids[(str(allocation.lease_id), allocation.component, allocation.replica)]
         allocation._state.adding = False
-
-
-def _prefetched(instance, name: str, objects: list) -> None:
-    """Fill `instance.<name>.all()` with `objects`, as prefetch_related would."""
-    queryset = getattr(instance, name).all()
-    queryset._result_cache = list(objects)
-    queryset._prefetch_done = True
-    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
 
 
 def _reason_path(reason: engine.Reason, normalised: dict) -> str:

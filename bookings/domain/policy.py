@@ -15,6 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from bookings.domain.isotime import duration_seconds
 
+# The shape of one request, the same for every interface (API, web form, IVOA).
+MAX_COMPONENTS = 32
+MAX_REPLICAS = 256  # of one component
+MAX_NAME_LENGTH = 200  # a request's (an offer set's) name
+MAX_COMPONENT_NAME_LENGTH = 100
+MAX_OFFERS = 10  # offers one request may ask for
+DEFAULT_OFFERS = 4
 # The widest integer a capacity column holds (PostgreSQL `integer`): no amount can exceed it.
 MAX_AMOUNT = 2**31 - 1
 

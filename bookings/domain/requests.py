@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from bookings.domain import policy
-from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.errors import DomainError, FieldError, FieldErrors
 from bookings.domain.isotime import duration_seconds, iso, parse_duration, parse_instant
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 
@@ -20,8 +20,6 @@ from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 __all__ = ["parse_duration", "parse_instant", "quoted", "request_normalise"]
 
 DEFAULT_WINDOW = timedelta(days=7)
-MAX_REPLICAS = 256
-MAX_COMPONENTS = 32
 _REQUEST_KEYS = {
     "name",
     "components",
@@ -47,19 +45,11 @@ def quoted(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _Errors:
-    def __init__(self) -> None:
-        self.items: list[FieldError] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(FieldError(path, message))
-
-
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
+def _amount(value: Any, path: str, errors: FieldErrors) -> dict | None:
     if _whole(value):
         low = high = value
     elif isinstance(value, dict):
@@ -90,7 +80,7 @@ def _amount(value: Any, path: str, errors: _Errors) -> dict | None:
     return {"min": low, "max": min(high, policy.MAX_AMOUNT)}
 
 
-def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
+def _duration(value: Any, path: str, errors: FieldErrors) -> dict | None:
     limit = policy.max_duration()
 
     def seconds(v: Any, p: str) -> int | None:
@@ -127,7 +117,7 @@ def _duration(value: Any, path: str, errors: _Errors) -> dict | None:
     return {"min": low, "max": high}
 
 
-def _window(value: Any, path: str, now: datetime, errors: _Errors) -> tuple | None:
+def _window(value: Any, path: str, now: datetime, errors: FieldErrors) -> tuple | None:
     """The start window `(a, b)`; refused past the policy's lead (a) and horizon (b), and
     checked against them before any arithmetic, so a far date cannot overflow."""
     if value is None:
@@ -175,7 +165,7 @@ def _window(value: Any, path: str, now: datetime, errors: _Errors) -> tuple | No
 
 def request_normalise(*, data: Any, now: datetime) -> dict:
     """The request with every default filled in, or DomainError naming each bad field."""
-    errors = _Errors()
+    errors = FieldErrors()
     if not isinstance(data, dict):
         raise DomainError(
             "The request must be a JSON object.", errors=[FieldError("", "not an object")]
@@ -183,8 +173,8 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     for key in sorted(map(str, set(data) - _REQUEST_KEYS)):
         errors.add(key, "is not a known field")
     name = data.get("name") or ""
-    if not isinstance(name, str) or len(name) > 200:
-        errors.add("name", "must be a string of at most 200 characters")
+    if not isinstance(name, str) or len(name) > policy.MAX_NAME_LENGTH:
+        errors.add("name", f"must be a string of at most {policy.MAX_NAME_LENGTH} characters")
         name = ""
 
     components = []
@@ -192,8 +182,8 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     if not isinstance(raw_components, list) or not raw_components:
         errors.add("components", "must be a non-empty list")
         raw_components = []
-    elif len(raw_components) > MAX_COMPONENTS:
-        errors.add("components", f"at most {MAX_COMPONENTS} components")
+    elif len(raw_components) > policy.MAX_COMPONENTS:
+        errors.add("components", f"at most {policy.MAX_COMPONENTS} components")
         raw_components = []
     seen = set()
     for i, raw in enumerate(raw_components):
@@ -204,8 +194,11 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
         for key in sorted(map(str, set(raw) - _COMPONENT_KEYS)):
             errors.add(f"{path}.{key}", "is not a known field")
         cname = raw.get("name", f"component-{i}")
-        if not isinstance(cname, str) or not cname or len(cname) > 100:
-            errors.add(f"{path}.name", "must be a non-empty string of at most 100 characters")
+        longest = policy.MAX_COMPONENT_NAME_LENGTH
+        if not isinstance(cname, str) or not cname or len(cname) > longest:
+            errors.add(
+                f"{path}.name", f"must be a non-empty string of at most {longest} characters"
+            )
             continue
         if cname in seen:
             errors.add(f"{path}.name", f"{quoted(cname)} is used by another component")
@@ -215,8 +208,10 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
             errors.add(f"{path}.kind", f"{quoted(kind)} is not one of {', '.join(PoolKind.values)}")
             continue
         replicas = raw.get("replicas", 1)
-        if not _whole(replicas) or not 1 <= replicas <= MAX_REPLICAS:
-            errors.add(f"{path}.replicas", f"must be a whole number from 1 to {MAX_REPLICAS}")
+        if not _whole(replicas) or not 1 <= replicas <= policy.MAX_REPLICAS:
+            errors.add(
+                f"{path}.replicas", f"must be a whole number from 1 to {policy.MAX_REPLICAS}"
+            )
             replicas = 1
         raw_amounts = raw.get("amounts")
         if not isinstance(raw_amounts, dict) or not raw_amounts:
@@ -249,15 +244,14 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     if "duration" not in data:
         errors.add("duration", "is required (an ISO 8601 duration such as PT9H)")
     window = _window(data.get("start"), "start", now, errors)
-    max_offers = data.get("max_offers", 4)
-    if not _whole(max_offers) or not 1 <= max_offers <= 10:
-        errors.add("max_offers", "must be a whole number from 1 to 10")
+    max_offers = data.get("max_offers", policy.DEFAULT_OFFERS)
+    if not _whole(max_offers) or not 1 <= max_offers <= policy.MAX_OFFERS:
+        errors.add("max_offers", f"must be a whole number from 1 to {policy.MAX_OFFERS}")
     executable = data.get("executable")
     if executable is not None and not isinstance(executable, dict):
         errors.add("executable", "must be an object or null")
 
-    if errors.items:
-        raise DomainError("The request is not valid.", errors=errors.items)
+    errors.raise_if_any("The request is not valid.")
     start, latest = window
     if latest < now - timedelta(seconds=settings.ENGINE_STEP_SECONDS):
         raise DomainError(

@@ -31,7 +31,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bookings.choices import FINAL_PHASES, Phase, can_transition
-from bookings.domain.errors import DomainError, FieldError
+from bookings.domain import policy
+from bookings.domain.errors import DomainError, FieldError, FieldErrors
 from bookings.domain.requests import parse_duration, parse_instant
 
 EB = "https://www.purl.org/ivoa.net/EB/schema/v1.0/types"
@@ -47,7 +48,7 @@ DEFAULT_DURATION = "PT4H"
 DEFAULT_COMPUTE = "Default compute resource"  # the prototype's name for it
 NO_NAME = "no-name"  # the prototype's name for an unnamed offer set
 GIB = 1024**3
-MAX_PARTS = 32  # per list (storage, data, volumes), as our requests allow 32 components
+MAX_PARTS = policy.MAX_COMPONENTS  # per list (storage, data, volumes)
 
 # The type names each slot accepts, spelled as we write them back.
 KINDS = {
@@ -126,14 +127,6 @@ _LIFECYCLE = {
 }
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[FieldError] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.items.append(FieldError(path, message))
-
-
 def _join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
@@ -166,7 +159,7 @@ def kind_uri(slot: str, name: str) -> str:
     return f"{EB}/{slot}/{name}-1.0"
 
 
-def _component(value: Any, path: str, slot: str, problems: _Problems) -> dict | None:
+def _component(value: Any, path: str, slot: str, problems: FieldErrors) -> dict | None:
     """The common part of a component: its kind and its name; spec keys checked per kind."""
     if not isinstance(value, dict):
         problems.add(path, "must be an object")
@@ -188,8 +181,9 @@ def _component(value: Any, path: str, slot: str, problems: _Problems) -> dict | 
     for key in sorted(set(meta) - {"name", "description"}):
         problems.add(_join(path, f"meta.{key}"), "is assigned by the server, not the client")
     label = meta.get("name", value.get("name"))
-    if label is not None and (not isinstance(label, str) or not 0 < len(label) <= 200):
-        problems.add(_join(path, "meta.name"), "must be a string of 1 to 200 characters")
+    longest = policy.MAX_NAME_LENGTH
+    if label is not None and (not isinstance(label, str) or not 0 < len(label) <= longest):
+        problems.add(_join(path, "meta.name"), f"must be a string of 1 to {longest} characters")
         label = None
     spec_keys = _SPEC_KEYS.get(name, set()) if name else set(value) - _COMMON_KEYS
     extra = {"compute": {"cores", "memory", "volumes"}, "storage": {"size", "data", "resources"}}
@@ -208,12 +202,12 @@ def _component(value: Any, path: str, slot: str, problems: _Problems) -> dict | 
     return out
 
 
-def _text(spec: dict, key: str, path: str, problems: _Problems) -> None:
+def _text(spec: dict, key: str, path: str, problems: FieldErrors) -> None:
     if not isinstance(spec.get(key), str) or not spec[key].strip():
         problems.add(_join(path, key), "is required (a non-empty string)")
 
 
-def _executable(value: Any, problems: _Problems) -> dict | None:
+def _executable(value: Any, problems: FieldErrors) -> dict | None:
     out = _component(value, "executable", "executable", problems)
     if out is None:
         return None
@@ -234,7 +228,7 @@ def _executable(value: Any, problems: _Problems) -> dict | None:
 
 
 def _min_max(
-    value: Any, path: str, problems: _Problems, *, default: int | None, units: bool
+    value: Any, path: str, problems: FieldErrors, *, default: int | None, units: bool
 ) -> dict | None:
     """A number or {min, max}; only max → min 1; only min → max = min; None → default."""
     if value is None:
@@ -268,7 +262,7 @@ def _min_max(
     return {"min": low, "max": high}
 
 
-def _names(value: Any, path: str, problems: _Problems) -> list[str]:
+def _names(value: Any, path: str, problems: FieldErrors) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
@@ -279,7 +273,7 @@ def _names(value: Any, path: str, problems: _Problems) -> list[str]:
     return list(value)
 
 
-def _list(value: Any, path: str, problems: _Problems) -> list:
+def _list(value: Any, path: str, problems: FieldErrors) -> list:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -302,7 +296,7 @@ def _instant_or_date(text: str) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)  # a bare date: midnight UTC
 
 
-def _interval(value: Any, path: str, problems: _Problems) -> str | None:
+def _interval(value: Any, path: str, problems: FieldErrors) -> str | None:
     """An ISO 8601 interval (a/b, a/P.., P../b), an instant or a date → "a/b" in UTC."""
     if isinstance(value, list):
         if len(value) != 1:
@@ -341,7 +335,7 @@ def _interval(value: Any, path: str, problems: _Problems) -> str | None:
     return f"{iso(start)}/{iso(end)}"
 
 
-def _duration(value: Any, path: str, problems: _Problems) -> Any:
+def _duration(value: Any, path: str, problems: FieldErrors) -> Any:
     if value is None:
         return DEFAULT_DURATION
     if isinstance(value, str) or (
@@ -352,7 +346,7 @@ def _duration(value: Any, path: str, problems: _Problems) -> Any:
     return None
 
 
-def _unwrap_resources(data: dict, problems: _Problems) -> dict:
+def _unwrap_resources(data: dict, problems: FieldErrors) -> dict:
     """The standard draft's `resources: {compute: [one], storage: [..], data: [..]}`."""
     resources = data.get("resources")
     if resources is None:
@@ -376,7 +370,7 @@ def _unwrap_resources(data: dict, problems: _Problems) -> dict:
     return flat
 
 
-def _compute(raw: Any, path: str, problems: _Problems) -> tuple[dict, dict]:
+def _compute(raw: Any, path: str, problems: FieldErrors) -> tuple[dict, dict]:
     """The one compute resource (the prototype's default when absent) and its amounts."""
     compute = {"kind": "simple-compute-resource", "name": DEFAULT_COMPUTE, "spec": {}}
     amounts = {
@@ -399,7 +393,7 @@ def _compute(raw: Any, path: str, problems: _Problems) -> tuple[dict, dict]:
     return {**parsed, "volumes": volumes}, {"cores": cores or zero, "memory_gib": memory or zero}
 
 
-def _data_parts(data: dict, datasets: Collection[str], problems: _Problems) -> list[dict]:
+def _data_parts(data: dict, datasets: Collection[str], problems: FieldErrors) -> list[dict]:
     items = []
     for i, raw in enumerate(_list(data.get("data"), "data", problems)):
         item = _component(raw, f"data[{i}]", "data", problems)
@@ -427,7 +421,7 @@ def _data_parts(data: dict, datasets: Collection[str], problems: _Problems) -> l
     return items
 
 
-def _storage_parts(data: dict, problems: _Problems) -> list[dict]:
+def _storage_parts(data: dict, problems: FieldErrors) -> list[dict]:
     items = []
     for i, raw in enumerate(_list(data.get("storage"), "storage", problems)):
         item = _component(raw, f"storage[{i}]", "storage", problems)
@@ -475,7 +469,7 @@ def _storage_components(storage_items, data_items, components, paths) -> None:
         storage_items.append(own)
 
 
-def _requested(schedule: Any, problems: _Problems) -> tuple[str | None, Any]:
+def _requested(schedule: Any, problems: FieldErrors) -> tuple[str | None, Any]:
     """schedule.requested → (our start window "a/b" or None, our duration)."""
     schedule = schedule or {}
     requested = schedule.get("requested") if isinstance(schedule, dict) else None
@@ -499,7 +493,7 @@ def offerset_request_parse(
 
     `datasets` are the slugs of our datasets; a data resource named like one books it.
     Raises DomainError (400) listing every problem by its IVOA path."""
-    problems = _Problems()
+    problems = FieldErrors()
     if not isinstance(data, dict):
         raise DomainError(
             "The offer-set request must be an object.", errors=[FieldError("", "not an object")]
@@ -535,7 +529,7 @@ def offerset_request_parse(
     declared = {
         key: {
             _label(raw, f"{slot}-{i}")
-            for i, raw in enumerate(_list(data.get(key), key, _Problems()))
+            for i, raw in enumerate(_list(data.get(key), key, FieldErrors()))
         }
         for key, slot in (("data", "data"), ("storage", "storage"), ("volumes", "volume"))
     }
@@ -546,8 +540,7 @@ def offerset_request_parse(
     _storage_components(storage_items, data_items, components, paths)
     start, duration = _requested(data.get("schedule"), problems)
 
-    if problems.items:
-        raise DomainError("The offer-set request is not valid.", errors=problems.items)
+    problems.raise_if_any("The offer-set request is not valid.")
     request = {
         "name": name,
         "components": components,
@@ -674,7 +667,7 @@ def update_parse(data: Any) -> str:
         raise DomainError(
             "The update is not valid.", errors=[FieldError(prefix.rstrip("."), "must be an object")]
         )
-    problems = _Problems()
+    problems = FieldErrors()
     for key in sorted(set(data) - {"kind", "type", "path", "value"}):
         problems.add(prefix + key, "is not a known field")
     if "kind" in data and "type" in data and data["kind"] != data["type"]:
@@ -693,8 +686,7 @@ def update_parse(data: Any) -> str:
         problems.add(
             prefix + "value", f"{_shown(value)} is not an update a client can ask for ({allowed})"
         )
-    if problems.items:
-        raise DomainError("The update is not valid.", errors=problems.items)
+    problems.raise_if_any("The update is not valid.")
     return value
 
 

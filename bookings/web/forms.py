@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from django import forms
 
+from bookings.domain import policy
 from bookings.domain.errors import DomainError
 from bookings.web.instants import showable, shown
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 from resources.models import Dataset, Site
 
-MAX_COMPONENTS = 32
 # (dimension, label) in the order the form shows them.
 DIMENSION_FIELDS = (
     ("cores", "Cores"),
@@ -32,9 +32,6 @@ DIMENSION_LABELS = dict(DIMENSION_FIELDS)
 WINDOW_DEFAULT = timedelta(days=7)
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
 LAST_YEAR = 9999
-# Bigger than any pool, small enough for every integer column and the engine: a larger count
-# is refused on its field before it reaches the domain (which bounds it by the pools).
-AMOUNT_MAX = 2**31 - 1
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -49,7 +46,7 @@ def _amount_field(label: str) -> forms.IntegerField:
         label=label,
         required=False,
         min_value=0,
-        max_value=AMOUNT_MAX,
+        max_value=policy.MAX_AMOUNT,  # refused on its field, not first by the domain
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
 
@@ -57,9 +54,11 @@ def _amount_field(label: str) -> forms.IntegerField:
 class ComponentForm(forms.Form):
     """One part of the job: `replicas` copies, each needing these amounts on one pool."""
 
-    name = forms.CharField(label="Name", max_length=100)
+    name = forms.CharField(label="Name", max_length=policy.MAX_COMPONENT_NAME_LENGTH)
     kind = forms.ChoiceField(label="Kind", choices=PoolKind.choices, initial=PoolKind.COMPUTE)
-    replicas = forms.IntegerField(label="Replicas", min_value=1, max_value=256, initial=1)
+    replicas = forms.IntegerField(
+        label="Replicas", min_value=1, max_value=policy.MAX_REPLICAS, initial=1
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -120,14 +119,16 @@ ComponentFormSet = forms.formset_factory(
     formset=BaseComponentFormSet,
     extra=1,
     can_delete=True,
-    max_num=MAX_COMPONENTS,
-    absolute_max=MAX_COMPONENTS,
+    max_num=policy.MAX_COMPONENTS,
+    absolute_max=policy.MAX_COMPONENTS,
     validate_max=True,
 )
 
 
 class BookingForm(forms.Form):
-    name = forms.CharField(label="Name (optional)", max_length=200, required=False)
+    name = forms.CharField(
+        label="Name (optional)", max_length=policy.MAX_NAME_LENGTH, required=False
+    )
     datasets = forms.ModelMultipleChoiceField(
         label="Datasets to read",
         queryset=Dataset.objects.all(),
@@ -160,7 +161,12 @@ class BookingForm(forms.Form):
         required=False,
         widget=LocalDateTimeInput(),
     )
-    max_offers = forms.IntegerField(label="How many offers", min_value=1, max_value=10, initial=4)
+    max_offers = forms.IntegerField(
+        label="How many offers",
+        min_value=1,
+        max_value=policy.MAX_OFFERS,
+        initial=policy.DEFAULT_OFFERS,
+    )
 
     def clean(self):
         data = super().clean()
@@ -183,7 +189,7 @@ class QuickAskForm(forms.Form):
 
     cores = forms.IntegerField(label="Cores", min_value=1, max_value=100_000)
     memory_gib = forms.IntegerField(
-        label="Memory (GiB)", min_value=0, max_value=AMOUNT_MAX, required=False
+        label="Memory (GiB)", min_value=0, max_value=policy.MAX_AMOUNT, required=False
     )
     hours = forms.DecimalField(
         label="Hours", max_digits=7, decimal_places=2, min_value=Decimal("0.01")

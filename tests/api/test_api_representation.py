@@ -3,17 +3,21 @@ serializers' DRF fields give, byte for byte, and an action's answer what GET sho
 
 import pytest
 from django.utils import timezone
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 
 from bookings.api.serializers import (
     BY_FIELDS,
+    AllocationSerializer,
+    ByHand,
     LeaseDetailSerializer,
+    LeaseEventSerializer,
     LeaseSerializer,
     OfferSetSerializer,
 )
-from bookings.api.views import offer_set_for_user
 from bookings.choices import ActorKind
-from bookings.models import Lease, LeaseEvent
+from bookings.domain.selectors import lease_details_load, offer_set_for_user
+from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from tests.api.apidata import worker_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -31,6 +35,59 @@ def offer_set(api, user, **changes):
     response = api.post("/api/v1/offer-sets/", worker_request(**changes), format="json")
     assert response.status_code == 201
     return offer_set_for_user(offer_set_id=response.json()["id"], user=user)
+
+
+def by_hand_classes(cls=ByHand) -> set:
+    found = set()
+    for sub in cls.__subclasses__():
+        found |= {sub} | by_hand_classes(sub)
+    return found
+
+
+def test_every_serializer_by_hand_gives_its_fields_json(api, user, capacity):
+    offers = offer_set(api, user)
+    lease = offers.leases.all()[0]
+    assert api.post(f"/api/v1/leases/{lease.id}/accept").status_code == 200
+    lease = Lease.objects.select_related("site").get(id=lease.id)
+    lease_details_load(lease=lease)
+    LeaseEvent.objects.create(lease=lease, actor=user, actor_kind=ActorKind.USER, message="hi")
+    instances = {
+        AllocationSerializer: Allocation.objects.filter(lease=lease).order_by("id"),
+        LeaseEventSerializer: LeaseEvent.objects.filter(lease=lease).order_by("id"),
+        LeaseSerializer: Lease.objects.filter(offer_set=offers).order_by("id"),
+        LeaseDetailSerializer: [lease],
+        OfferSetSerializer: OfferSet.objects.filter(id=offers.id),
+    }
+    assert set(instances) == by_hand_classes()
+    for serializer_class, objects in instances.items():
+        assert objects and len(set(both(serializer_class, objects, many=True))) == 1
+
+
+def test_a_field_added_shows_in_the_json_by_hand(api, user, capacity):
+    class Named(LeaseSerializer):
+        name = serializers.CharField()
+        stamp = serializers.DateTimeField(source="offer_set.created")
+
+        class Meta(LeaseSerializer.Meta):
+            fields = [*LeaseSerializer.Meta.fields, "name", "stamp"]
+
+    lease = Lease.objects.select_related("offer_set").get(
+        id=offer_set(api, user).leases.all()[0].id
+    )
+    by_hand, by_fields = both(Named, lease)
+    assert by_hand == by_fields
+    assert b'"name":"crossmatch","stamp":"' in by_hand
+
+
+def test_a_field_it_cannot_build_by_hand_is_refused():
+    class Unknown(LeaseSerializer):
+        owner = serializers.HyperlinkedRelatedField(view_name="api:lease-detail", read_only=True)
+
+        class Meta(LeaseSerializer.Meta):
+            fields = [*LeaseSerializer.Meta.fields, "owner"]
+
+    with pytest.raises(TypeError, match="HyperlinkedRelatedField 'owner'"):
+        Unknown().to_representation(Lease())
 
 
 @pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])

@@ -41,6 +41,16 @@ class Columns:
         return self.model.from_db(connection.alias, self.attnames, values)
 
 
+def prefetched(instance, name: str, objects) -> None:
+    """Fill the relation `instance.<name>` with `objects`, as `prefetch_related` would (its
+    `.all()`, `.count()`, iteration answer from them without a query). Django has no public way
+    to do this; its prefetcher does the same three assignments."""
+    queryset = getattr(instance, name).all()
+    queryset._result_cache = list(objects)
+    queryset._prefetch_done = True
+    instance.__dict__.setdefault("_prefetched_objects_cache", {})[name] = queryset
+
+
 def table(model) -> str:
     """The model's table name, quoted for hand-written SQL."""
     return connection.ops.quote_name(model._meta.db_table)

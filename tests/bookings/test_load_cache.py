@@ -21,7 +21,7 @@ from bookings.domain.offer_sets import offer_set_create
 from bookings.models import Allocation, Lease
 from resources.models import Pool
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 POOLS = ["edi-a", "edi-b", "edi-c"]
 

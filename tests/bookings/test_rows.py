@@ -11,7 +11,7 @@ from bookings.domain.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.models import Pool, Site
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 START = datetime(2030, 1, 7, 8, 0, 0, 123456, tzinfo=UTC)
 

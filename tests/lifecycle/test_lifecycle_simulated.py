@@ -8,7 +8,6 @@ import pytest
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
 from bookings.choices import Phase
-from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_accept, lease_cancel, lease_release_early
 from bookings.models import Lease
 from tests.lifecycle.lifecycle_support import (
@@ -92,19 +91,6 @@ def test_cancel_while_waiting_releases_and_an_early_release_ends_the_lease_now(c
     assert allocation.period == DateTimeTZRange(running.start, released.end, "[)")
     assert phases(running)[-2:] == [("AVAILABLE", "RELEASING"), ("RELEASING", "COMPLETED")]
     assert sim_records(cluster, running)[-1] == ("release", "done")
-
-
-def test_early_release_of_a_lease_that_has_not_started_is_refused(cluster, site, user):
-    pool = make_pool(site, "sim", "simulated", {})
-    lease = make_offer(user, pool, start=soon(3600), seconds=60)
-    lease_accept(lease_id=lease.id, user=user)
-
-    with pytest.raises(DomainError) as raised:
-        lease_release_early(lease_id=lease.id, user=user)
-
-    assert (raised.value.status, raised.value.code) == (409, "illegal-transition")
-    assert raised.value.extra == {"phase": "ACCEPTED"}
-    assert Lease.objects.get(id=lease.id).end == lease.end
 
 
 def failing_prepares_then_a_good_release(rate: float, prepares: int):

@@ -37,8 +37,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scheduler.embedded import embedded_urls  # noqa: E402 — the repo is on the path only now
 
 RESULTS = ROOT / "bench" / "results" / "api.json"
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -55,8 +59,6 @@ TARGETS = {"p50_ms": 50, "p99_ms": 150, "offer_sets_per_s": 100, "accepts_per_s"
 
 
 def bench_database_url() -> str:
-    from scheduler.embedded import embedded_urls
-
     base = os.environ.get("DATABASE_URL") or embedded_urls().get("DATABASE_URL")
     if not base:
         sys.exit("No PostgreSQL: set DATABASE_URL or start it with `make run`.")
@@ -65,8 +67,6 @@ def bench_database_url() -> str:
 
 
 def create_database(admin_url: str) -> None:
-    import psycopg
-
     with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DB_NAME}")
@@ -76,7 +76,7 @@ def setup_django(url: str) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["OFFER_HOLDS_PER_USER"] = server_env(url)["OFFER_HOLDS_PER_USER"]
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler.settings")
-    import django
+    import django  # noqa: PLC0415 — after setup_django()
 
     django.setup()
 
@@ -84,7 +84,7 @@ def setup_django(url: str) -> None:
 def _constant_columns(model, instance, skip: set[str]):
     """(columns, values) of `instance` for every concrete column not in `skip`, so the bulk
     inserts below keep up with fields added to the models later."""
-    from django.db import connection
+    from django.db import connection  # noqa: PLC0415 — after setup_django()
 
     columns, values = [], []
     for field in model._meta.concrete_fields:
@@ -97,11 +97,11 @@ def _constant_columns(model, instance, skip: set[str]):
 
 def seed(now: datetime) -> dict:
     """Site, pools and users with the ORM; 10k active and 1M past leases with SQL."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.contrib.auth import get_user_model  # noqa: PLC0415 — after setup_django()
+    from django.db import connection, transaction  # noqa: PLC0415 — after setup_django()
 
-    from bookings.models import Allocation, ApiToken, Lease
-    from resources.models import Pool, Site
+    from bookings.models import Allocation, ApiToken, Lease  # noqa: PLC0415 — after setup_django()
+    from resources.models import Pool, Site  # noqa: PLC0415 — after setup_django()
 
     site = Site.objects.create(slug="bench", name="Benchmark site")
     pools = [
@@ -182,10 +182,10 @@ def seed(now: datetime) -> dict:
 
 def reset() -> dict:
     """Delete the offer sets, leases, allocations and events of the benchmark's client."""
-    from django.contrib.auth import get_user_model
-    from django.db import connection, transaction
+    from django.contrib.auth import get_user_model  # noqa: PLC0415 — after setup_django()
+    from django.db import connection, transaction  # noqa: PLC0415 — after setup_django()
 
-    from bookings.models import ApiToken
+    from bookings.models import ApiToken  # noqa: PLC0415 — after setup_django()
 
     client = get_user_model().objects.get(username="bench")
     mine = "SELECT id FROM bookings_lease WHERE owner_id = %s"
@@ -303,10 +303,10 @@ def concurrently(key: str, work: list[list], call) -> tuple[list, float]:
 
 def in_process_breakdown(rng: random.Random, now: datetime, count: int) -> dict:
     """Median ms of `plan` (load query + engine) and of the whole `offer_set_create`."""
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import get_user_model  # noqa: PLC0415 — after setup_django()
 
-    from bookings.domain.offer_sets import offer_set_create, plan
-    from bookings.domain.requests import request_normalise
+    from bookings.domain.offer_sets import offer_set_create, plan  # noqa: PLC0415 — after setup_django()
+    from bookings.domain.requests import request_normalise  # noqa: PLC0415 — after setup_django()
 
     user = get_user_model().objects.get(username="bench")
     plans, creates = [], []
@@ -395,7 +395,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    from bookings.domain.queries import pools_over_capacity
+    from bookings.domain.queries import pools_over_capacity  # noqa: PLC0415 — after setup_django()
 
     violations = pools_over_capacity()
     breakdown = in_process_breakdown(rng, now, 50)

@@ -1,6 +1,10 @@
 """Leases: list, detail (ETag), accept / reject / cancel / extend, holds, ownership."""
 
+from datetime import timedelta
+
 import pytest
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
+from django.utils import timezone
 
 from bookings.models import Lease
 from tests.api.apidata import DAY, allocation, lease_json, problem, worker_request
@@ -350,11 +354,6 @@ def test_representations_nobody_serves_are_406_problems(api, capacity):
 
 
 def test_release_early_ends_a_started_lease_now(api, capacity):
-    from datetime import timedelta
-
-    from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-    from django.utils import timezone
-
     lease_id = accepted(api)
     response = api.post(f"/api/v1/leases/{lease_id}/release")
     assert response.status_code == 409

@@ -8,6 +8,7 @@ from django.db import connection
 
 from bookings.models import IdempotencyKey, Lease, OfferSet
 from tests.api.apidata import DAY, lease_json, problem, worker_request
+from tests.api.conftest import token_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -244,8 +245,6 @@ def test_an_unusable_idempotency_key_is_400(api, capacity):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_duplicates_book_once(user, capacity):
-    from tests.api.conftest import token_client
-
     client_keys = [token_client(user) for _ in range(6)]
     answers = []
 

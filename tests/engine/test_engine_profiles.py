@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.engine import CapacityChange, Load, Pool
-from scheduler.engine.profile import build_profile, build_profiles
+from scheduler.engine.profile import Stack, build_profile, build_profiles
 
 pytestmark = pytest.mark.unit
 
@@ -96,8 +96,6 @@ def test_profiles_equal_the_brute_force_at_every_instant(case, clamp):
 def test_a_stack_answers_as_its_profiles_do(case, data):
     """Stack.window_min and Stack.rises equal the per-profile queries, blocked spans (-1)
     included."""
-    from scheduler.engine.profile import Stack
-
     pools, loads, lo, hi = case
     by_pool = {p.slug: [load for load in loads if load.pool == p.slug] for p in pools}
     profiles = build_profiles(pools=pools, loads=by_pool, lo=lo, hi=hi, dims=DIMS)

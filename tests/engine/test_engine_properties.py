@@ -8,6 +8,7 @@ import itertools
 import math
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,10 +21,12 @@ from scheduler.engine import (
     Load,
     Policy,
     Pool,
+    PoolLoad,
     Range,
     Request,
     find_offers,
     fits,
+    solver,
 )
 
 pytestmark = pytest.mark.unit
@@ -372,9 +375,6 @@ def test_suggestions_are_offers_of_their_relaxed_requests(instance):
 def as_columns(loads, split):
     """The same load with each pool's list cut in two at a point `split` picks; by `split % 3`
     the parts become one PoolLoad, two PoolLoads, or a PoolLoad and plain Loads."""
-    import numpy as np
-
-    from scheduler.engine import PoolLoad
 
     def block(slug, part):
         dims = sorted({d for load in part for d in load.amounts})
@@ -430,8 +430,6 @@ def test_stacked_queries_answer_as_per_pool_ones(instance):
     """With every group of pools stacked (``STACK_MIN_POOLS`` = 1; the instances here have
     fewer pools than the default threshold), the answers are exactly those of the per-pool
     queries, and so keep every property checked above."""
-    from scheduler.engine import solver
-
     pools, loads, request, datasets, policy = instance
     expected = find_offers(
         pools=pools, load=loads, request=request, datasets=datasets, policy=policy

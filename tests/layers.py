@@ -1,7 +1,8 @@
 """The layer rule, as a pytest plugin (registered by tests/conftest.py).
 
-Every test says which layer it belongs to, so `make test-fast` (`-m unit`) is exactly the tests
-that need no PostgreSQL, Redis or worker; a unit test that reaches the database fails the run.
+Every test says which layer it belongs to, so `-m unit` (as in `make test-fast`) is exactly
+the tests that need no PostgreSQL, Redis or worker; a unit test that reaches the database
+fails the run.
 """
 
 import pytest

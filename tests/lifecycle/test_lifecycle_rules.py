@@ -6,15 +6,9 @@ import pytest
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_accept, lease_release_early
 from bookings.models import Lease
-from resources.models import Site
-from tests.lifecycle.lifecycle_support import make_offer, make_pool, soon
+from tests.lifecycle.lifecycle_support import make_offer, soon
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture
-def pool(db):
-    return make_pool(Site.objects.create(slug="lab", name="Lab"), "sim", "simulated", {})
 
 
 def test_early_release_of_a_lease_that_has_not_started_is_refused(pool, user):

@@ -1,5 +1,6 @@
-"""Life-cycle rules of the domain, checked in-process without a worker or beat: nothing but
-the test moves the lease, so no tick can race the check."""
+"""Life-cycle rules of the domain, checked in-process without a worker: the lease lives in
+the test's uncommitted transaction, which no worker or tick (the session's cluster may still
+run for the other modules here) can see, let alone move under the check."""
 
 import pytest
 

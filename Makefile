@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test install lint format schema bench clean
+.PHONY: run test test-fast install lint format schema bench clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m scheduler.embedded exec -- $(PY) -m scheduler.testrun $(PYTEST_ARGS)
+
+# The unit layer without its slow property tests: no database, no embedded services.
+test-fast: install
+	$(PY) -m pytest -m "unit and not slow" -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check --fix .

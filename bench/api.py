@@ -37,8 +37,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scheduler.embedded import embedded_urls  # noqa: E402 — the repo is on the path only now
 
 RESULTS = ROOT / "bench" / "results" / "api.json"
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -55,8 +59,6 @@ TARGETS = {"p50_ms": 50, "p99_ms": 150, "offer_sets_per_s": 100, "accepts_per_s"
 
 
 def bench_database_url() -> str:
-    from scheduler.embedded import embedded_urls
-
     base = os.environ.get("DATABASE_URL") or embedded_urls().get("DATABASE_URL")
     if not base:
         sys.exit("No PostgreSQL: set DATABASE_URL or start it with `make run`.")
@@ -65,8 +67,6 @@ def bench_database_url() -> str:
 
 
 def create_database(admin_url: str) -> None:
-    import psycopg
-
     with psycopg.connect(admin_url.replace("postgres://", "postgresql://"), autocommit=True) as c:
         c.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         c.execute(f"CREATE DATABASE {DB_NAME}")

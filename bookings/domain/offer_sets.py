@@ -12,7 +12,7 @@ from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.inventory import engine_datasets, epoch, instant
-from bookings.domain.leases import LeaseChange, leases_write
+from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.planning.guard import lock_offers
 from bookings.domain.planning.pools import (
     PlanningSnapshot,

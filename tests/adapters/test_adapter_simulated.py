@@ -2,7 +2,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
 from adapters.simulated import records_for
+from tests.support import wait_until
 
 pytestmark = pytest.mark.unit
 
@@ -216,10 +216,13 @@ def test_a_prepare_killed_midway_is_preparing_until_prepared_again(settings):
     repo = Path(__file__).resolve().parents[2]
     process = subprocess.Popen([sys.executable, "-c", PREPARE_SCRIPT, argument], cwd=repo)
     try:
-        deadline = time.monotonic() + 30
-        while ops(lease, settings) != [("prepare", "started")]:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(
+            lambda: ops(lease, settings) == [("prepare", "started")],
+            30,
+            "the prepare to start",
+            lambda: ops(lease, settings),
+            interval=0.05,
+        )
     finally:
         process.kill()
         process.wait()

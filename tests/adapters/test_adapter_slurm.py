@@ -2,7 +2,6 @@
 
 import shutil
 import subprocess
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +9,7 @@ import pytest
 
 from adapters import AdapterError, AllocationSpec, LeaseSpec, get_adapter
 from adapters.slurm import show_reservation
+from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -170,10 +170,13 @@ def test_release_cancels_the_jobs_in_the_reservation(adapter, leases):
         check=True,
     )
     job_id = submitted.stdout.strip().split(";")[0]
-    deadline = time.monotonic() + 30
-    while job_state(job_id) != "RUNNING":
-        assert time.monotonic() < deadline, f"job {job_id} never ran: {job_state(job_id)}"
-        time.sleep(0.5)
+    wait_until(
+        lambda: job_state(job_id) == "RUNNING",
+        30,
+        f"job {job_id} to run",
+        lambda: job_state(job_id),
+        interval=0.5,
+    )
 
     adapter.release(lease)
 

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ import pytest
 
 from adapters import AllocationSpec, LeaseSpec, get_adapter
 from tests.adapters.spark_processes import marked_processes
+from tests.support import wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -214,10 +214,7 @@ def test_a_dead_master_is_reported_failed_and_prepare_starts_the_cluster_again(s
     first = adapter.prepare(lease)
     (master,) = daemons(lease.uuid, MASTER)
     os.killpg(os.getpgid(master), signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while adapter.status(lease) != "failed":
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_until(lambda: adapter.status(lease) == "failed", 10, "the dead master reported failed")
 
     second = adapter.prepare(lease)
 

@@ -131,7 +131,6 @@ ISSUE_11_VALUES = [
 ]
 
 
-@pytest.mark.unit
 @pytest.mark.parametrize("change", ISSUE_11_VALUES)
 def test_the_values_of_issue_11_reach_the_domain_unchanged(change):
     """The parser hands the domain exactly what was sent (the domain names what is too big)."""

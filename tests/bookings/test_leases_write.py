@@ -10,13 +10,12 @@ from django.utils import timezone
 
 from bookings.choices import TRANSITIONS, ActorKind, Phase, can_transition
 from bookings.domain.errors import DomainError, IllegalTransition
+from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.leases import (
-    LeaseChange,
     lease_actions,
     lease_cancel,
     lease_extend,
     lease_release_early,
-    leases_write,
 )
 from bookings.models import Lease, LeaseEvent
 from tests.bookings.leasedata import lease_in

@@ -15,7 +15,7 @@ from bookings.choices import Phase
 from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.offer_sets import offer_set_create
-from bookings.domain.planning.cache import LoadCache
+from bookings.domain.planning.cache import LoadCache, load_cache
 from bookings.domain.planning.load import engine_load
 from bookings.models import Allocation, Lease
 from resources.models import Pool
@@ -155,8 +155,6 @@ def test_not_used_inside_a_transaction_nor_before_its_floor(pools, user):
 
 def test_the_planner_reads_it(pools, user, settings):
     """offer_set_create plans from the copy, and refuses nothing the database would allow."""
-    from bookings.domain.planning.cache import load_cache
-
     settings.LOAD_CACHE = True
     load_cache.clear()
     deltas = load_cache.refreshes["delta"]

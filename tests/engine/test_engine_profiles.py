@@ -67,6 +67,7 @@ def free_at(pool, loads, dim, t, clamp):
     return max(free, 0) if clamp else free
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pools_and_loads(), st.booleans())
 def test_profiles_equal_the_brute_force_at_every_instant(case, clamp):
@@ -91,6 +92,7 @@ def test_profiles_equal_the_brute_force_at_every_instant(case, clamp):
         assert np.array_equal(alone.free, profile.free)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(pools_and_loads(), st.data())
 def test_a_stack_answers_as_its_profiles_do(case, data):

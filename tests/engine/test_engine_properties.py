@@ -320,6 +320,7 @@ def instances(draw):
     return pools, loads, request, datasets, policy
 
 
+@pytest.mark.slow
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_offers_agree_with_brute_force(instance):
@@ -344,6 +345,7 @@ def test_offers_agree_with_brute_force(instance):
     check_first_is_best(answer.offers[0], pools, loads, request, datasets, policy.step, now)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_suggestions_are_offers_of_their_relaxed_requests(instance):
@@ -405,6 +407,7 @@ def as_columns(loads, split):
     return result
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(), st.integers(min_value=0, max_value=1000))
 def test_columns_give_the_same_answer_as_loads(instance, split):
@@ -424,6 +427,7 @@ def test_columns_give_the_same_answer_as_loads(instance, split):
     assert answer == expected
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_stacked_queries_answer_as_per_pool_ones(instance):

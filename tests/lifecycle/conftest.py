@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from resources.models import Site
-from tests.lifecycle.lifecycle_support import Cluster, database_url
+from tests.lifecycle.lifecycle_support import Cluster, database_url, make_pool
 
 HERE = Path(__file__).resolve().parent
 _running: list[Cluster] = []
@@ -39,3 +39,9 @@ def cluster(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture
 def site(transactional_db):
     return Site.objects.create(slug="lab", name="Lab")
+
+
+@pytest.fixture
+def pool(db):
+    """A simulated pool in a test transaction, for the in-process tests (no worker)."""
+    return make_pool(Site.objects.create(slug="lab", name="Lab"), "sim", "simulated", {})

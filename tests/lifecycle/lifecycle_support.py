@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from adapters.simulated import records_for
 from bookings.choices import FINAL_PHASES
 from bookings.models import Lease, OfferSet
 from resources.models import Pool
+from tests.support import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -36,24 +36,6 @@ LIFECYCLE_ENV = {
     "LEASE_RETRY_BASE_SECONDS": "1",
     "LEASE_MAX_ATTEMPTS": "3",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout: float, what: str, logs=None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            tail = f"\n{logs()}" if logs else ""
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}{tail}")
-        time.sleep(0.2)
 
 
 class Cluster:
@@ -85,7 +67,7 @@ class Cluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        wait_for(self._redis_up, 10, "redis-server")
+        wait_until(self._redis_up, 10, "redis-server")
 
     def stop_redis(self) -> None:
         self.redis.kill()
@@ -120,7 +102,7 @@ class Cluster:
         )
         self.workers.append(worker)
         log = self.root / f"worker-{n}.log"
-        wait_for(lambda: "ready." in log.read_text(), 60, "the Celery worker", self.logs)
+        wait_until(lambda: "ready." in log.read_text(), 60, "the Celery worker", self.logs)
         return worker
 
     def supervise(self) -> None:
@@ -154,7 +136,7 @@ class Cluster:
     def start_beat(self) -> None:
         self.beat = self._spawn("beat", "beat", f"--schedule={self.root / 'beat-schedule'}")
         log = self.root / "beat.log"
-        wait_for(lambda: "Sending due task" in log.read_text(), 60, "the first tick", self.logs)
+        wait_until(lambda: "Sending due task" in log.read_text(), 60, "the first tick", self.logs)
 
     def stop(self) -> None:
         for process in [*self.workers, self.beat]:

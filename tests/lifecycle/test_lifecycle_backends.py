@@ -23,8 +23,8 @@ from tests.lifecycle.lifecycle_support import (
     phases,
     settled,
     soon,
-    wait_for,
 )
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -60,7 +60,7 @@ def test_a_spark_lease_runs_a_job_on_exactly_its_cores_and_leaves_no_process(
     lease = make_offer(user, pool, start=soon(2), seconds=600, cores=2, memory_gib=1)
     try:
         lease_accept(lease_id=lease.id, user=user)
-        wait_for(lambda: phase_of(lease) == Phase.AVAILABLE, 120, "AVAILABLE", cluster.logs)
+        wait_until(lambda: phase_of(lease) == Phase.AVAILABLE, 120, "AVAILABLE", cluster.logs)
         connectors = Lease.objects.get(id=lease.id).connectors
         url = next(c["url"] for c in connectors if c["kind"] == "spark")
         assert url.startswith("spark://127.0.0.1:")
@@ -82,7 +82,7 @@ def test_a_spark_lease_runs_a_job_on_exactly_its_cores_and_leaves_no_process(
         }
         # The owner ends it soon; the tick releases it at the new end.
         lease_extend(lease_id=lease.id, user=user, end=timezone.now() + timedelta(seconds=2))
-        done = wait_for(lambda: settled(lease), 60, "COMPLETED", cluster.logs)
+        done = wait_until(lambda: settled(lease), 60, "COMPLETED", cluster.logs)
     finally:
         spark_dir = cluster.state_dir / "spark" / str(lease.id)
         for pid in lease_processes(lease.id):  # only if the test failed half-way
@@ -122,14 +122,14 @@ def test_slurm_reserves_on_accept_and_cancel_deletes_the_reservation(cluster, si
     name = f"wcidt-{lease.id}"
     try:
         lease_accept(lease_id=lease.id, user=user)
-        wait_for(lambda: phase_of(lease) == Phase.WAITING, 20, "the reservation", cluster.logs)
+        wait_until(lambda: phase_of(lease) == Phase.WAITING, 20, "the reservation", cluster.logs)
 
         reservation = show_reservation(name)
         assert (reservation.cores, reservation.users) == (2, "root")
         assert (reservation.start, reservation.end) == (lease.start, lease.end)
 
         lease_cancel(lease_id=lease.id, user=user)
-        done = wait_for(lambda: settled(lease), 20, "the release", cluster.logs)
+        done = wait_until(lambda: settled(lease), 20, "the release", cluster.logs)
     finally:
         subprocess.run(["scontrol", "delete", f"reservation={name}"], capture_output=True)
 
@@ -144,11 +144,11 @@ def test_slurm_reservation_is_gone_when_the_lease_ends(cluster, site, user):
     name = f"wcidt-{lease.id}"
     try:
         lease_accept(lease_id=lease.id, user=user)
-        wait_for(lambda: phase_of(lease) == Phase.WAITING, 8, "the reservation", cluster.logs)
+        wait_until(lambda: phase_of(lease) == Phase.WAITING, 8, "the reservation", cluster.logs)
         reservation = show_reservation(name)
-        wait_for(lambda: phase_of(lease) == Phase.AVAILABLE, 15, "AVAILABLE", cluster.logs)
+        wait_until(lambda: phase_of(lease) == Phase.AVAILABLE, 15, "AVAILABLE", cluster.logs)
         available = Lease.objects.get(id=lease.id)
-        done = wait_for(lambda: settled(lease), 20, "COMPLETED", cluster.logs)
+        done = wait_until(lambda: settled(lease), 20, "COMPLETED", cluster.logs)
     finally:
         subprocess.run(["scontrol", "delete", f"reservation={name}"], capture_output=True)
 

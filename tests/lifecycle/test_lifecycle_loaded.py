@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from bookings.choices import Phase
 from bookings.models import Lease
-from tests.lifecycle.lifecycle_support import phases, settled, soon, wait_for
+from tests.lifecycle.lifecycle_support import phases, settled, soon
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,8 +51,8 @@ def test_a_lease_loaded_by_load_capacity_starts_and_completes(cluster, transacti
     call_command("load_capacity", str(path))
     lease = Lease.objects.get()
 
-    available = wait_for(lambda: lease.events.filter(to_phase=Phase.AVAILABLE).first(), 20, "up")
-    done = wait_for(lambda: settled(lease), 30, "COMPLETED", cluster.logs)
+    available = wait_until(lambda: lease.events.filter(to_phase=Phase.AVAILABLE).first(), 20, "up")
+    done = wait_until(lambda: settled(lease), 30, "COMPLETED", cluster.logs)
 
     assert done.phase == Phase.COMPLETED
     assert phases(done) == [
@@ -82,7 +83,7 @@ def test_the_leases_seed_demo_writes_are_moved_on_by_the_tick(cluster, transacti
 
     for lease in seeded:
         want = _expected(lease, now)
-        wait_for(
+        wait_until(
             lambda lease=lease, want=want: Lease.objects.get(id=lease.id).phase == want,
             20,
             f"{lease.name} {want}",

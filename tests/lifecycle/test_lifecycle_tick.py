@@ -21,7 +21,7 @@ from bookings.domain.lifecycle import (
     leases_tick,
 )
 from bookings.models import Lease
-from resources.models import Pool, Site
+from resources.models import Pool
 from tests.lifecycle.lifecycle_support import make_offer, make_pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -33,11 +33,6 @@ NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 def lifecycle_settings(settings):
     settings.LEASE_TICK_SECONDS = 2
     settings.LEASE_CLAIM_SECONDS = 30
-
-
-@pytest.fixture
-def pool(db):
-    return make_pool(Site.objects.create(slug="lab", name="Lab"), "sim", "simulated", {})
 
 
 def lease_in(pool, owner, phase, *, due, start=None, seconds=600):

@@ -18,16 +18,9 @@ import psutil
 import pytest
 
 from scheduler.embedded import ROOT
+from tests.support import free_port, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _ours(data_dir: Path) -> list[psutil.Process]:
@@ -64,19 +57,22 @@ def _request(port: int, path: str, *, body: str | None = None, cookies: dict | N
 
 
 def _wait_for_health(port: int, seconds: float, log: Path) -> str:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
+    last = []
+
+    def healthy() -> str | None:
         try:
             status, text, _ = _request(port, "/healthz")
-            if status == 200:
-                return text
-            last = text
         except OSError as exc:  # not up yet
-            last = exc
-        time.sleep(0.5)
-    tail = log.read_text()[-3000:] if log.exists() else ""
-    raise AssertionError(f"/healthz not healthy after {seconds}s: {last}\n{tail}")
+            last[:] = [exc]
+            return None
+        last[:] = [text]
+        return text if status == 200 else None
+
+    def details() -> str:
+        tail = log.read_text()[-3000:] if log.exists() else ""
+        return f"last answer: {last[-1] if last else None}\n{tail}"
+
+    return wait_until(healthy, seconds, "/healthz to be healthy", details, interval=0.5)
 
 
 def _worker_of(proc: subprocess.Popen) -> psutil.Process | None:
@@ -88,15 +84,6 @@ def _worker_of(proc: subprocess.Popen) -> psutil.Process | None:
         except psutil.Error:
             continue
     return None
-
-
-def _wait_until(condition, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not true after {seconds}s")
 
 
 def _as_background_job() -> None:
@@ -147,7 +134,7 @@ def run_dir():
 
 
 def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
-    data_dir, port = run_dir / "data", _free_port()
+    data_dir, port = run_dir / "data", free_port()
     started = time.monotonic()
     proc = _start(data_dir, port)
     try:
@@ -176,7 +163,11 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
         # A worker that dies (as it does when Redis restarts under it) is started again.
         worker = _worker_of(proc)
         os.killpg(worker.pid, signal.SIGKILL)
-        _wait_until(lambda: (w := _worker_of(proc)) is not None and w.pid != worker.pid, 30)
+        wait_until(
+            lambda: (w := _worker_of(proc)) is not None and w.pid != worker.pid,
+            30,
+            "make run to start a new worker after the old one was killed",
+        )
     finally:
         output = _stop(proc, data_dir)
     assert proc.returncode == 0, output
@@ -185,8 +176,13 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
     chatter = ["lease tick:", "Sending due task", "succeeded in", "[config]", "ready."]
     assert [line for line in output.splitlines() if any(c in line for c in chatter)] == []
     assert first_start < 180
-    time.sleep(1)
-    assert _ours(data_dir) == []
+    # As long as the old sleep: the stopped run's processes are gone within a second.
+    wait_until(
+        lambda: _ours(data_dir) == [],
+        1,
+        "every process of make run to be gone",
+        lambda: _ours(data_dir),
+    )
 
     started = time.monotonic()
     proc = _start(data_dir, port)
@@ -197,5 +193,10 @@ def test_make_run_serves_health_and_admin_and_leaves_nothing_behind(run_dir):
         output = _stop(proc, data_dir, signal.SIGTERM)  # SIGTERM stops it alike
     assert proc.returncode == 0, output
     assert second_start < 30
-    time.sleep(1)
-    assert _ours(data_dir) == []
+    # As long as the old sleep: the stopped run's processes are gone within a second.
+    wait_until(
+        lambda: _ours(data_dir) == [],
+        1,
+        "every process of make run to be gone",
+        lambda: _ours(data_dir),
+    )

@@ -9,8 +9,13 @@ import os
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from playwright.sync_api import sync_playwright
+
+from tests.lifecycle.lifecycle_support import Cluster, database_url
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -35,8 +40,6 @@ def demo(db):
 
 @pytest.fixture
 def astro(demo):
-    from django.contrib.auth import get_user_model
-
     return get_user_model().objects.get(username="astro")
 
 
@@ -55,7 +58,6 @@ def chromium():
     while the browser is open, so tests after these see Django's usual check again."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
 
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -114,10 +116,6 @@ def log_in(demo):
 def lifecycle(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker and beat (ticking every second) on the test database, for the
     browser tests that watch a lease live through its phases (tests/lifecycle has the same)."""
-    from django.db import connection
-
-    from tests.lifecycle.lifecycle_support import Cluster, database_url
-
     with django_db_blocker.unblock():
         url = database_url(connection.settings_dict)
     cluster = Cluster(tmp_path_factory.mktemp("web-lifecycle"), url)

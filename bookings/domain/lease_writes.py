@@ -1,0 +1,69 @@
+"""The one write of leases (DESIGN §4, §5): every lease service, the life cycle and the admin
+actions change a lease through `leases_write`.
+
+It checks each phase move against the transition table (`IllegalTransition`, 409, before any
+write), bumps `version` (the ETag) and writes a `LeaseEvent` for each move or note, and writes
+only the fields that differ from what was read (`Lease.changed_fields`), for all the leases it
+is given, in one statement.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+
+from bookings.choices import can_transition
+from bookings.domain.errors import IllegalTransition
+from bookings.domain.sql.leases import leases_update
+from bookings.models import Lease, LeaseEvent
+
+
+@dataclass(frozen=True)
+class LeaseChange:
+    """One change of a (locked) lease: a move to phase `to` (None: the phase stays), the
+    event's `message` ("" with no move: no event and no new version, bookkeeping only) and
+    other fields to set."""
+
+    lease: Lease
+    to: str | None = None
+    message: str = ""
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None) -> None:
+    """The one write of leases: every phase move checked first (nothing is written if one is
+    illegal), then fields set, versions bumped, and the changed fields of all the leases and
+    their events written in one statement."""
+    for change in changes:
+        if change.to is not None and not can_transition(change.lease.phase, change.to):
+            raise IllegalTransition(
+                f"A lease in phase {change.lease.phase} cannot become {change.to}.",
+                phase=change.lease.phase,
+            )
+    now = timezone.now()
+    events, written, names = [], [], set()
+    for change in changes:
+        lease = change.lease
+        for name, value in change.fields.items():
+            setattr(lease, name, value)
+        if change.to is not None or change.message:
+            events.append(
+                LeaseEvent(
+                    lease=lease,
+                    from_phase=lease.phase if change.to else "",
+                    to_phase=change.to or "",
+                    actor_kind=actor_kind,
+                    actor=actor,
+                    message=change.message,
+                )
+            )
+            lease.phase = change.to or lease.phase
+            lease.version += 1
+        changed = lease.changed_fields()
+        if changed:
+            lease.updated = now
+            names.update(changed, ["updated"])
+            written.append(lease)
+    leases_update(written, sorted(names), events=events)
+    for lease in written:
+        lease.mark_written(names)

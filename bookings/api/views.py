@@ -35,7 +35,6 @@ from bookings.api.serializers import (
     SiteSerializer,
 )
 from bookings.api.throttling import OfferSetThrottle
-from bookings.domain.availability import pool_availability
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
@@ -45,6 +44,7 @@ from bookings.domain.requests import parse_instant, quoted
 from bookings.domain.rows import Columns, table
 from bookings.domain.selectors import offer_set_for_user
 from bookings.models import Allocation, Lease, LeaseEvent
+from resources.domain.availability import pool_availability
 from resources.models import Pool, Site
 
 DEFAULT_AVAILABILITY_SPAN = timedelta(days=7)

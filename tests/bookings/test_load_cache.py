@@ -13,12 +13,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings.choices import Phase
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.inventory import engine_load
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.load_cache import LoadCache
 from bookings.domain.offer_sets import offer_set_create
 from bookings.models import Allocation, Lease
+from resources.domain.capacity_file import capacity_file_load
 from resources.models import Pool
 
 pytestmark = pytest.mark.django_db(transaction=True)

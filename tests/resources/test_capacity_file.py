@@ -7,11 +7,11 @@ from django.core.management import CommandError, call_command
 
 from adapters import ADAPTER_NAMES
 from bookings.choices import Phase
-from bookings.domain.capacity_file import capacity_file_dump, capacity_file_load
 from bookings.domain.errors import DomainError
 from bookings.domain.leases import lease_accepted_fields
 from bookings.domain.lifecycle import PREPARE, RELEASE, RESERVE, leases_tick
 from bookings.models import Allocation, Lease, LeaseEvent
+from resources.domain.capacity_file import capacity_file_dump, capacity_file_load
 from resources.models import CapacityChange, Dataset, Pool, Site, Template
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from adapters import ADAPTER_NAMES
 from bookings.choices import Phase
 from bookings.domain.errors import DomainError
+from bookings.domain.isotime import iso
 from bookings.domain.leases import lease_accepted_fields
 from bookings.domain.lifecycle import PREPARE, RELEASE, RESERVE, leases_tick
 from bookings.models import Allocation, Lease, LeaseEvent
@@ -242,15 +243,11 @@ def _one_lease_file(phase: str, start: datetime, end: datetime) -> dict:
     data = good_file()
     data["capacity_changes"] = []
     lease = data["leases"][0]
-    lease.update(phase=phase, start=_z(start), end=_z(end), preparation_start=_z(start))
-    lease["allocations"][0].update(start=_z(start), end=_z(end))
+    lease.update(phase=phase, start=iso(start), end=iso(end), preparation_start=iso(start))
+    lease["allocations"][0].update(start=iso(start), end=iso(end))
     if phase == Phase.OFFERED:
-        lease["expires"] = _z(start)
+        lease["expires"] = iso(start)
     return data
-
-
-def _z(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 # When the life cycle first acts on a lease loaded in each phase, and what it does then; a
@@ -427,5 +424,36 @@ def test_problems_in_replicas_and_allocations_are_listed_in_file_order():
         "leases[0].allocations[3].pool: unknown pool 'ghost'",
         "leases[0].allocations[4].pool: is required",
         "leases[0].allocations: all allocations of a lease must be at one site",
+    ]
+    assert nothing_written()
+
+
+INSTANT_PATHS = [
+    ("capacity_changes", 0, "start"),
+    ("capacity_changes", 0, "end"),
+    ("leases", 0, "start"),
+    ("leases", 0, "end"),
+    ("leases", 0, "expires"),
+    ("leases", 0, "preparation_start"),
+    ("leases", 0, "allocations", 0, "start"),
+    ("leases", 0, "allocations", 0, "end"),
+]
+# Shaped like date-times but no instant: an impossible day, an offset of a day or more, and
+# one past the last instant UTC can hold (it could be written but never read back).
+NO_INSTANTS = ["2026-02-30T00:00:00Z", "2026-12-01T08:00:00+25:00", "9999-12-31T23:59:59-05:00"]
+
+
+@pytest.mark.parametrize("value", NO_INSTANTS)
+@pytest.mark.parametrize("where", INSTANT_PATHS, ids=lambda w: ".".join(map(str, w)))
+def test_every_instant_that_is_no_instant_is_named_and_nothing_is_written(where, value):
+    data = good_file()
+    *entry_path, key = where
+    entry = data
+    for step in entry_path:
+        entry = entry[step]
+    entry[key] = value
+    path = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in entry_path)[1:]
+    assert errors_of(data) == [
+        f"{path}.{key}: {value!r} is not an ISO 8601 date-time with a time zone"
     ]
     assert nothing_written()

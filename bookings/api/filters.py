@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bookings.choices import Phase
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.requests import parse_instant
+from bookings.domain.isotime import parse_instant
 
 
 def _invalid(errors: list[FieldError]) -> DomainError:

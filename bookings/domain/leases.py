@@ -22,7 +22,7 @@ from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.guard import lock_pools, offer_fits
 from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
-from bookings.domain.requests import parse_instant
+from bookings.domain.isotime import parse_instant
 from bookings.domain.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
 from resources.models import Site

@@ -13,11 +13,8 @@ from django.conf import settings
 
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.isotime import duration_seconds, iso, parse_duration, parse_instant
+from bookings.domain.isotime import duration_seconds, iso, parse_instant
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
-
-# parse_duration and parse_instant are read from here by the interfaces.
-__all__ = ["parse_duration", "parse_instant", "quoted", "request_normalise"]
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_REPLICAS = 256

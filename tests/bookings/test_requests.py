@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bookings.domain.errors import DomainError
-from bookings.domain.requests import parse_duration, request_normalise
+from bookings.domain.isotime import parse_duration
+from bookings.domain.requests import request_normalise
 
 pytestmark = [pytest.mark.unit]
 

@@ -9,7 +9,7 @@ Then, over HTTP on 127.0.0.1:
 - POST /api/v1/offer-sets/ latency, one client at a time: p50 / p90 / p99;
 - offer sets per second with 16 concurrent clients (threads with http.client);
 - accepts per second with 16 concurrent clients (the first offer of each set made above);
-- the over-booking check (bookings.domain.queries.pools_over_capacity) afterwards;
+- the over-booking check (bookings.domain.planning.capacity.pools_over_capacity) afterwards;
 - in-process, the share of the engine and its load query (`plan`) in `offer_set_create`.
 
 Each request asks for 16 cores / 32 GiB for 2 h, at most 2 offers, some time in a random
@@ -395,7 +395,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    from bookings.domain.queries import pools_over_capacity
+    from bookings.domain.planning.capacity import pools_over_capacity
 
     violations = pools_over_capacity()
     breakdown = in_process_breakdown(rng, now, 50)

@@ -1,12 +1,18 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from bookings.domain.errors import DomainError
+from bookings.domain.leases import lease_cancel
+from bookings.domain.offer_sets import offer_set_decline
 from bookings.models import Allocation, ApiToken, Lease, LeaseEvent, OfferSet, Profile
 
 
 class AllocationInline(admin.TabularInline):
+    """What the lease consumes: shown, never edited here (only the booking guard writes it)."""
+
     model = Allocation
     extra = 0
-    fields = [
+    can_delete = False
+    fields = readonly_fields = [
         "component",
         "replica",
         "pool",
@@ -17,7 +23,9 @@ class AllocationInline(admin.TabularInline):
         "readers",
         "period",
     ]
-    autocomplete_fields = ["pool"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class LeaseEventInline(admin.TabularInline):
@@ -32,16 +40,41 @@ class LeaseEventInline(admin.TabularInline):
         return False
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Shown, never edited here: such rows change only through the domain services (their
+    checks, their events), which the admin offers as actions."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Lease)
-class LeaseAdmin(admin.ModelAdmin):
+class LeaseAdmin(ViewOnlyAdmin):
     list_display = ["id", "name", "owner", "phase", "site", "start", "end"]
     list_filter = ["phase", "site"]
     search_fields = ["id", "name", "owner__username"]
     date_hierarchy = "start"
     list_select_related = ["owner", "site"]
-    readonly_fields = ["id", "version", "created", "updated"]
-    raw_id_fields = ["offer_set"]
     inlines = [AllocationInline, LeaseEventInline]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel the selected leases", permissions=["view"])
+    def cancel(self, request, queryset):
+        cancelled = 0
+        for lease_id in queryset.values_list("id", flat=True):
+            try:
+                lease_cancel(lease_id=lease_id, user=request.user)
+            except DomainError as error:
+                self.message_user(request, f"{lease_id}: {error.title}", messages.WARNING)
+            else:
+                cancelled += 1
+        self.message_user(request, f"Cancelled {cancelled} lease(s).", messages.SUCCESS)
 
 
 class LeaseInline(admin.TabularInline):
@@ -56,30 +89,28 @@ class LeaseInline(admin.TabularInline):
 
 
 @admin.register(OfferSet)
-class OfferSetAdmin(admin.ModelAdmin):
+class OfferSetAdmin(ViewOnlyAdmin):
     list_display = ["id", "name", "owner", "result", "created", "expires"]
     list_filter = ["result"]
     search_fields = ["id", "name", "owner__username"]
     date_hierarchy = "created"
-    readonly_fields = ["id", "created"]
     inlines = [LeaseInline]
+    actions = ["decline"]
+
+    @admin.action(
+        description="Decline the unaccepted offers of the selected sets", permissions=["view"]
+    )
+    def decline(self, request, queryset):
+        declined = sum(offer_set_decline(offer_set=s, user=request.user) for s in queryset)
+        self.message_user(request, f"Declined {declined} offer(s).", messages.SUCCESS)
 
 
 @admin.register(LeaseEvent)
-class LeaseEventAdmin(admin.ModelAdmin):
+class LeaseEventAdmin(ViewOnlyAdmin):
     list_display = ["time", "lease", "from_phase", "to_phase", "actor_kind", "actor", "message"]
     list_filter = ["to_phase", "actor_kind"]
     search_fields = ["lease__id", "message", "actor__username"]
     date_hierarchy = "time"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(ApiToken)

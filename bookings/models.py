@@ -4,9 +4,12 @@ An `Allocation` is what consumes capacity: an amount per dimension on one pool o
 `tstzrange`, GiST-indexed on (pool, period) so the booking guard can load the overlapping
 load of a window with one indexed range query. The database also keeps a `load_xid` column
 on it and the triggers that set it (migration 0005, not a model field: Django never writes
-it), from which each process keeps its copy of the load current (bookings.domain.load_cache).
+it), from which each process keeps its copy of the load current
+(bookings.domain.planning.cache). `LoadGeneration` and `PoolsGeneration` are tables that only
+migrations and their triggers write (0005, 0008): unmanaged models, read by the planning.
 """
 
+import copy
 import hashlib
 import secrets
 import uuid
@@ -112,7 +115,7 @@ class Lease(models.Model):
                 condition=Q(phase="OFFERED"),
             ),
             models.Index(fields=["phase", "start"]),
-            # The counting-load join (bookings.domain.inventory) reads phase and expiry of
+            # The counting-load join (bookings.domain.planning.load) reads phase and expiry of
             # the live leases from this index alone: a hash join over the ~10k live leases
             # instead of one primary-key probe per overlapping allocation (bench/api.py).
             models.Index(
@@ -147,6 +150,31 @@ class Lease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or 'lease'} {str(self.id)[:8]} ({self.phase})"
+
+    # Leases are written by bookings.domain.leases.leases_write only, which writes the fields
+    # that differ from what was read (`changed_fields`): a worker's bookkeeping never
+    # overwrites a field another transaction changed meanwhile.
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        lease = super().from_db(db, field_names, values)
+        lease._written = dict(zip(field_names, map(_copied, values), strict=True))
+        return lease
+
+    def changed_fields(self) -> list[str]:
+        """The attnames whose values differ from those read or last written (every field of
+        a lease never read)."""
+        written = getattr(self, "_written", None)
+        fields = [f.attname for f in self._meta.concrete_fields if not f.primary_key]
+        if written is None:
+            return fields
+        return [
+            name for name in fields if name not in written or written[name] != getattr(self, name)
+        ]
+
+    def mark_written(self, names) -> None:
+        written = self.__dict__.setdefault("_written", {})
+        written.update((name, _copied(getattr(self, name))) for name in names)
 
 
 class Allocation(Dimensions):
@@ -199,6 +227,11 @@ class LeaseEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_phase or '·'} → {self.to_phase or '·'}: {self.message}"
+
+
+def _copied(value):
+    # JSON values are mutable: keep a copy, so an in-place change still shows as a change.
+    return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 def _hash_key(key: str) -> str:
@@ -269,3 +302,33 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user})"
+
+
+class Generation(models.Model):
+    """A one-row table whose uuid triggers change (migrations 0005 and 0008)."""
+
+    id = models.SmallIntegerField(primary_key=True)
+    generation = models.UUIDField()
+
+    class Meta:
+        abstract = True
+        managed = False
+
+    def __str__(self) -> str:
+        return str(self.generation)
+
+
+class LoadGeneration(Generation):
+    """Changes when allocations are deleted or truncated (migration 0005): then every
+    process's copy of the load starts again from scratch."""
+
+    class Meta(Generation.Meta):
+        db_table = "bookings_loadgeneration"
+
+
+class PoolsGeneration(Generation):
+    """Changes with every pool, site or capacity-change write (migration 0008): the key
+    under which each process caches its planning pools."""
+
+    class Meta(Generation.Meta):
+        db_table = "bookings_poolsgeneration"

@@ -145,7 +145,7 @@ LEASE_RETRY_MAX_SECONDS = env_int("LEASE_RETRY_MAX_SECONDS", 300)
 LEASE_CLAIM_SECONDS = env_int("LEASE_CLAIM_SECONDS", 30)
 ENGINE_STEP_SECONDS = env_int("ENGINE_STEP_SECONDS", 60)
 # The planner reads the load from a per-process copy kept current by database triggers
-# (bookings/domain/load_cache.py); 0 reads it from the database on every offer set.
+# (bookings/domain/planning/cache.py); 0 reads it from the database on every offer set.
 LOAD_CACHE = env_bool("LOAD_CACHE", True)
 
 # --- Celery (scheduler/celery.py reads the CELERY_ namespace) ---

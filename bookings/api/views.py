@@ -33,12 +33,17 @@ from bookings.api.throttling import OfferSetThrottle
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.isotime import parse_instant
-from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
-from bookings.domain.lifecycle import lease_release_early
+from bookings.domain.leases import (
+    lease_accept,
+    lease_cancel,
+    lease_extend,
+    lease_reject,
+    lease_release_early,
+)
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import quoted
-from bookings.domain.rows import Columns, table
 from bookings.domain.selectors import offer_set_for_user
+from bookings.domain.sql.rows import Columns, table
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.models import Pool
 

@@ -37,3 +37,10 @@ class DependencyUnavailable(DomainError):
     status: int = 503
     code: str = "dependency-unavailable"
     retry_after: int = 5
+
+
+class IllegalTransition(DomainError):
+    """A lease asked to do what its phase does not allow: 409, with the phase it is in."""
+
+    def __init__(self, title: str, *, phase: str):
+        super().__init__(title, status=409, code="illegal-transition", extra={"phase": phase})

@@ -1,34 +1,37 @@
-"""Lease services: accept, reject, cancel, extend, expire (DESIGN §4, §5).
+"""Lease services: accept, reject, cancel, extend, release early, expire (DESIGN §4, §5).
 
-Every change goes through `lease_transition` (`_transition_all` for several leases at once)
-or bumps `version` and writes a `LeaseEvent`; an illegal transition raises DomainError with
-status 409 and changes nothing. Writes that consume capacity (accepting a lapsed hold,
-extending) re-check it under the pool locks.
+Every change of a lease, here and in the life cycle, goes through `leases_write`: it checks
+each phase move against the transition table (`IllegalTransition`, 409, before any write),
+bumps `version` and writes a `LeaseEvent` for each move or note, and writes the changed
+fields of all the leases it is given in one statement. `lease_actions` says what the owner may
+do now, by the same rules the services apply. Writes that consume capacity (accepting a lapsed
+hold, extending) re-check it under the pool locks.
 """
 
-import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-from django.db.models import F
 from django.utils import timezone
 
 from bookings.choices import ACTIVE_PHASES, ActorKind, Phase, can_transition
 from bookings.domain import policy
-from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.guard import lock_pools, offer_fits
-from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
-from bookings.domain.isotime import parse_instant
-from bookings.domain.rows import Columns, insert_values, table
+from bookings.domain.errors import DomainError, FieldError, IllegalTransition
+from bookings.domain.inventory import engine_pools, epoch, instant
+from bookings.domain.isotime import iso, parse_instant
+from bookings.domain.planning.guard import lock_pools, offer_fits
+from bookings.domain.planning.load import engine_load
+from bookings.domain.sql import leases as sql
 from bookings.models import Lease, LeaseEvent
-from resources.models import Site
 from scheduler import engine
 
-EXTENDABLE = frozenset(ACTIVE_PHASES - {Phase.RELEASING})
+# Who may do what, by phase (see `lease_actions`).
+CANCELLABLE = EXTENDABLE = frozenset(ACTIVE_PHASES - {Phase.RELEASING})
+RELEASABLE = frozenset({Phase.AVAILABLE, Phase.RUNNING})
 
 
 def lease_for_user(*, lease_id, user, lock: bool = False) -> Lease:
@@ -61,31 +64,62 @@ def lease_check_version(lease: Lease, if_match: int | None) -> None:
         )
 
 
+@dataclass(frozen=True)
+class LeaseChange:
+    """One change of a (locked) lease: a move to phase `to` (None: the phase stays), the
+    event's `message` ("" with no move: no event and no new version, bookkeeping only) and
+    other fields to set."""
+
+    lease: Lease
+    to: str | None = None
+    message: str = ""
+    fields: Mapping[str, object] = field(default_factory=dict)
+
+
+def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None) -> None:
+    """The one write of leases: every phase move checked first (nothing is written if one is
+    illegal), then fields set, versions bumped, and the changed fields of all the leases and
+    their events written in one statement."""
+    for change in changes:
+        if change.to is not None and not can_transition(change.lease.phase, change.to):
+            raise IllegalTransition(
+                f"A lease in phase {change.lease.phase} cannot become {change.to}.",
+                phase=change.lease.phase,
+            )
+    now = timezone.now()
+    events, written, names = [], [], set()
+    for change in changes:
+        lease = change.lease
+        for name, value in change.fields.items():
+            setattr(lease, name, value)
+        if change.to is not None or change.message:
+            events.append(
+                LeaseEvent(
+                    lease=lease,
+                    from_phase=lease.phase if change.to else "",
+                    to_phase=change.to or "",
+                    actor_kind=actor_kind,
+                    actor=actor,
+                    message=change.message,
+                )
+            )
+            lease.phase = change.to or lease.phase
+            lease.version += 1
+        changed = lease.changed_fields()
+        if changed:
+            lease.updated = now
+            names.update(changed, ["updated"])
+            written.append(lease)
+    sql.leases_update(written, sorted(names), events=events)
+    for lease in written:
+        lease.mark_written(names)
+
+
 def lease_transition(
     *, lease: Lease, to: str, actor_kind: str, actor=None, message: str = "", **fields
 ) -> Lease:
-    """Move a (locked) lease to phase `to`, with an event; 409 if the move is illegal."""
-    if not can_transition(lease.phase, to):
-        raise DomainError(
-            f"A lease in phase {lease.phase} cannot become {to}.",
-            status=409,
-            code="illegal-transition",
-            extra={"phase": lease.phase},
-        )
-    previous = lease.phase
-    lease.phase = to
-    for name, value in fields.items():
-        setattr(lease, name, value)
-    lease.version += 1
-    lease.save()
-    LeaseEvent.objects.create(
-        lease=lease,
-        from_phase=previous,
-        to_phase=to,
-        actor_kind=actor_kind,
-        actor=actor,
-        message=message,
-    )
+    """Move a (locked) lease to phase `to`, with an event (`leases_write` for one lease)."""
+    leases_write([LeaseChange(lease, to, message, fields)], actor_kind=actor_kind, actor=actor)
     return lease
 
 
@@ -132,11 +166,9 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
             lease = next(s for s in siblings if s.id == Lease._meta.pk.to_python(lease_id))
             lease_check_version(lease, if_match)
             if lease.phase != Phase.OFFERED:
-                raise DomainError(
+                raise IllegalTransition(
                     f"Only an offer can be accepted; this lease is {lease.phase}.",
-                    status=409,
-                    code="illegal-transition",
-                    extra={"phase": lease.phase},
+                    phase=lease.phase,
                 )
             now = timezone.now()
             message = "accepted"
@@ -151,43 +183,21 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
                     )
                 message = "accepted after its hold lapsed; capacity re-checked"
             # The accept and the rejection of the open siblings: one UPDATE, one INSERT.
-            transitions = [
-                (lease, Phase.ACCEPTED, message, lease_accepted_fields(now=now)),
+            changes = [
+                LeaseChange(lease, Phase.ACCEPTED, message, lease_accepted_fields(now=now)),
                 *(
-                    (sibling, Phase.REJECTED, "another offer of its set was accepted", {})
+                    LeaseChange(sibling, Phase.REJECTED, "another offer of its set was accepted")
                     for sibling in siblings
                     if sibling.id != lease.id and sibling.phase == Phase.OFFERED
                 ),
             ]
-            _transition_all(transitions, actor_kind=ActorKind.USER, actor=user)
+            leases_write(changes, actor_kind=ActorKind.USER, actor=user)
             return lease
     except DomainError as error:
         if error.code != "no-longer-available":
             raise
         _attach_fresh_offers(error, lease_id=lease_id, user=user)
         raise
-
-
-@functools.cache
-def _family_query() -> tuple[str, Columns, Columns, Columns]:
-    """What `Lease.objects.select_for_update(of=("self",)).select_related("site", "owner")
-    .filter(Q(id=…) | Q(offer_set_id=Subquery(…))).order_by("id")` sends, written out:
-    compiling that query was a fifth of an accept's Python time."""
-    lease = Columns(Lease, "l")
-    site = Columns(Site, "s")
-    owner = Columns(get_user_model(), "u")
-    sql = (
-        f"SELECT {lease.sql}, {site.sql}, {owner.sql}"
-        f" FROM {table(Lease)} l"
-        f" JOIN {table(Site)} s ON s.id = l.site_id"
-        f" JOIN {table(get_user_model())} u ON u.id = l.owner_id"
-        # Two index scans: the lease by id, its set by offer_set_id (NULL: none). The owner
-        # is checked by the caller, not here, for the same reason as in lease_for_user.
-        f" WHERE l.id = %s OR l.offer_set_id = (SELECT offer_set_id FROM {table(Lease)}"
-        " WHERE id = %s)"
-        " ORDER BY l.id FOR UPDATE OF l"
-    )
-    return sql, lease, site, owner
 
 
 def _lock_family(*, lease_id, user) -> list[Lease]:
@@ -197,88 +207,11 @@ def _lock_family(*, lease_id, user) -> list[Lease]:
         lease_id = Lease._meta.pk.to_python(lease_id)
     except (ValidationError, ValueError, TypeError):  # not a uuid: 404 too
         lease_id = None
-    family = []
-    if lease_id is not None:
-        sql, lease_columns, site_columns, owner_columns = _family_query()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [lease_id, lease_id])
-            rows = cursor.fetchall()
-        site_at = lease_columns.count
-        owner_at = site_at + site_columns.count
-        site_field, owner_field = Lease._meta.get_field("site"), Lease._meta.get_field("owner")
-        for row in rows:
-            lease = lease_columns.build(row)
-            site_field.set_cached_value(lease, site_columns.build(row, site_at))
-            owner_field.set_cached_value(lease, owner_columns.build(row, owner_at))
-            family.append(lease)
+    family = sql.lease_family_lock(lease_id) if lease_id is not None else []
     lease = next((s for s in family if s.id == lease_id), None)
     if lease is None or not may_see(user, lease):
         raise DomainError("No such lease.", status=404, code="not-found")
     return family
-
-
-def _transition_all(transitions, *, actor_kind: str, actor=None) -> None:
-    """`lease_transition` for several (locked) leases at once — (lease, to, message, fields)
-    each —, with one UPDATE and one INSERT of their events; 409 before any write if one move
-    is illegal."""
-    for lease, to, _message, _fields in transitions:
-        if not can_transition(lease.phase, to):
-            raise DomainError(
-                f"A lease in phase {lease.phase} cannot become {to}.",
-                status=409,
-                code="illegal-transition",
-                extra={"phase": lease.phase},
-            )
-    now = timezone.now()
-    changed = {"phase", "version", "updated"}
-    events = []
-    leases = []
-    for lease, to, message, fields in transitions:
-        events.append(
-            LeaseEvent(
-                lease=lease,
-                from_phase=lease.phase,
-                to_phase=to,
-                actor_kind=actor_kind,
-                actor=actor,
-                message=message,
-            )
-        )
-        lease.phase = to
-        for name, value in fields.items():
-            setattr(lease, name, value)
-        changed.update(fields)
-        lease.version += 1
-        lease.updated = now
-        leases.append(lease)
-    _update_rows(leases, sorted(changed), events=events)
-
-
-def _update_rows(leases: list[Lease], names: list[str], *, events=()) -> None:
-    """Write the fields `names` of `leases` with one UPDATE … FROM (VALUES …): what
-    `bulk_update` does with one CASE per field and row, at a fraction of its Python time.
-    `events` (LeaseEvents) are inserted by the same statement."""
-    fields = [Lease._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    columns = [quote(f.column) for f in fields]
-    row = "(%s::uuid, " + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-    params = []
-    for lease in leases:
-        params.append(lease.pk)
-        params.extend(f.get_db_prep_save(getattr(lease, f.attname), connection) for f in fields)
-    sql = (
-        f"UPDATE {quote(Lease._meta.db_table)} AS l"
-        f" SET {', '.join(f'{c} = v.{c}' for c in columns)}"
-        f" FROM (VALUES {', '.join([row] * len(leases))}) AS v(id, {', '.join(columns)})"
-        " WHERE l.id = v.id"
-    )
-    if events:
-        # One round trip for both: the UPDATE as a data-modifying WITH of the INSERT.
-        insert, insert_params = insert_values(LeaseEvent, events)
-        sql = f"WITH changed AS ({sql}) {insert}"
-        params += insert_params
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 def _attach_fresh_offers(error: DomainError, *, lease_id, user) -> None:
@@ -312,26 +245,72 @@ def lease_reject(*, lease_id, user, if_match: int | None = None) -> Lease:
         )
 
 
+def lease_actions(lease: Lease, *, now: datetime) -> frozenset[str]:
+    """What the owner may do with `lease` at `now`, by the rules the services below apply:
+    some of "accept", "reject", "cancel", "extend", "release"."""
+    actions = set()
+    if lease.phase == Phase.OFFERED:
+        actions.update({"accept", "reject"})
+    if lease.phase in CANCELLABLE:
+        actions.add("cancel")
+    if lease.phase in EXTENDABLE:
+        actions.add("extend")
+    if lease.phase in RELEASABLE and lease.start < now:
+        actions.add("release")
+    return frozenset(actions)
+
+
 def lease_cancel(*, lease_id, user, if_match: int | None = None) -> Lease:
     """Cancel an accepted lease; its capacity returns at once, and the tick releases anything
     already provisioned (`next_action_at` now)."""
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
         lease_check_version(lease, if_match)
-        if lease.phase == Phase.OFFERED:
-            raise DomainError(
-                "An offer is rejected, not cancelled.",
-                status=409,
-                code="illegal-transition",
-                extra={"phase": lease.phase},
+        if "cancel" not in lease_actions(lease, now=timezone.now()):
+            title = (
+                "An offer is rejected, not cancelled."
+                if lease.phase == Phase.OFFERED
+                else f"A lease in phase {lease.phase} cannot become {Phase.CANCELLED}."
             )
+            raise IllegalTransition(title, phase=lease.phase)
         return lease_transition(
             lease=lease,
             to=Phase.CANCELLED,
             actor_kind=ActorKind.USER,
             actor=user,
-            message="cancelled by the owner",
+            message="cancelled by the owner"
+            if user.pk == lease.owner_id
+            else f"cancelled by {user}",
             next_action_at=timezone.now(),
+        )
+
+
+def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease:
+    """The owner is done: the lease ends now, its capacity returns and its release begins."""
+    with transaction.atomic():
+        lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+        lease_check_version(lease, if_match)
+        now = timezone.now()
+        if "release" not in lease_actions(lease, now=now):
+            raise IllegalTransition(
+                f"Only a lease that has started can be released early; this one is {lease.phase}"
+                " (cancel a lease that has not started).",
+                phase=lease.phase,
+            )
+        for allocation in lease.allocations.filter(period__endswith__gt=now):
+            if allocation.start < now:
+                allocation.period = DateTimeTZRange(allocation.start, now, "[)")
+                allocation.save(update_fields=["period"])
+            else:
+                allocation.delete()
+        return lease_transition(
+            lease=lease,
+            to=Phase.RELEASING,
+            actor_kind=ActorKind.USER,
+            actor=user,
+            message=f"released early: end {iso(lease.end)} → {iso(now)}",
+            end=now,
+            next_action_at=now,
         )
 
 
@@ -343,12 +322,10 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
         lease_check_version(lease, if_match)
-        if lease.phase not in EXTENDABLE:
-            raise DomainError(
+        if "extend" not in lease_actions(lease, now=now):
+            raise IllegalTransition(
                 f"A lease in phase {lease.phase} cannot be extended or shortened.",
-                status=409,
-                code="illegal-transition",
-                extra={"phase": lease.phase},
+                phase=lease.phase,
             )
         if end <= max(lease.start, now):
             raise DomainError(
@@ -361,16 +338,16 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
         longest = min(lease.start + timedelta(seconds=policy.max_duration()), policy.horizon(now))
         if end > max(longest, old_end):
             raise DomainError(
-                f"The lease may end at {_iso(longest)} at the latest.",
+                f"The lease may end at {iso(longest)} at the latest.",
                 errors=[
                     FieldError(
                         "end",
-                        f"may be at most {_iso(longest)}: a lease lasts at most"
+                        f"may be at most {iso(longest)}: a lease lasts at most"
                         f" {policy.words(policy.max_duration())} and ends at most"
                         f" {policy.words(policy.limit_seconds('BOOKING_MAX_END'))} ahead",
                     )
                 ],
-                extra={"latest_end": _iso(longest)},
+                extra={"latest_end": iso(longest)},
             )
         if end > old_end:
             offer = _as_offer(lease)
@@ -394,25 +371,21 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
                     "The extension does not fit: other bookings or less capacity follow.",
                     status=409,
                     code="extension-does-not-fit",
-                    extra={"latest_end": _iso(latest)},
+                    extra={"latest_end": iso(latest)},
                 )
         for allocation in lease.allocations.all():
             if allocation.end == old_end or allocation.end > end:
                 allocation.period = DateTimeTZRange(allocation.start, end, "[)")
                 allocation.save(update_fields=["period"])
-        lease.end = end
-        lease.version = F("version") + 1
-        if lease.next_action_at and lease.next_action_at == old_end:
-            lease.next_action_at = end
-        lease.save()
         verb = "extended" if end > old_end else "shortened"
-        LeaseEvent.objects.create(
-            lease=lease,
+        fields = {"end": end}
+        if lease.next_action_at and lease.next_action_at == old_end:
+            fields["next_action_at"] = end
+        leases_write(
+            [LeaseChange(lease, message=f"{verb}: end {iso(old_end)} → {iso(end)}", fields=fields)],
             actor_kind=ActorKind.USER,
             actor=user,
-            message=f"{verb}: end {_iso(old_end)} → {_iso(end)}",
         )
-        lease.refresh_from_db()
         return lease
 
 
@@ -459,7 +432,3 @@ def offers_expire(*, now: datetime | None = None) -> int:
             )
             count += 1
     return count
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -45,21 +45,21 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Q
 from django.utils import timezone
 
 from adapters import AllocationSpec, LeaseSpec, UnknownAdapterError, get_adapter
 from bookings.choices import ActorKind, Phase
-from bookings.domain.errors import DomainError
+from bookings.domain.isotime import iso
 from bookings.domain.leases import (
+    LeaseChange,
     lease_accepted_fields,
-    lease_check_version,
-    lease_for_user,
     lease_transition,
+    leases_write,
     offers_expire,
 )
-from bookings.models import Lease, LeaseEvent
+from bookings.domain.sql.locks import RUN_LOCK, RUN_PROBE, RUN_UNLOCK
+from bookings.models import Lease
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def leases_tick(*, now: datetime | None = None) -> TickResult:
             if lease.next_action_at <= now:
                 _begin(lease, now, ActorKind.SYSTEM)
             step = _hand_on(lease, now)
-            lease.save()
+            _save(lease)
             if step:
                 steps.append(step)
     return TickResult(expired=expired, steps=steps)
@@ -132,37 +132,6 @@ def lease_prepare_run(*, lease_id) -> Step | None:
 def lease_release_run(*, lease_id) -> Step | None:
     """Make the resources gone; RELEASING → COMPLETED, or record the release of an ended lease."""
     return _run(lease_id=lease_id, kind=RELEASE)
-
-
-def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease:
-    """The owner is done: the lease ends now, its capacity returns and its release begins."""
-    with transaction.atomic():
-        lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
-        lease_check_version(lease, if_match)
-        now = timezone.now()
-        if lease.phase not in (Phase.AVAILABLE, Phase.RUNNING) or now <= lease.start:
-            raise DomainError(
-                f"Only a lease that has started can be released early; this one is {lease.phase}"
-                " (cancel a lease that has not started).",
-                status=409,
-                code="illegal-transition",
-                extra={"phase": lease.phase},
-            )
-        for allocation in lease.allocations.filter(period__endswith__gt=now):
-            if allocation.start < now:
-                allocation.period = DateTimeTZRange(allocation.start, now, "[)")
-                allocation.save(update_fields=["period"])
-            else:
-                allocation.delete()
-        return lease_transition(
-            lease=lease,
-            to=Phase.RELEASING,
-            actor_kind=ActorKind.USER,
-            actor=user,
-            message=f"released early: end {_iso(lease.end)} → {_iso(now)}",
-            end=now,
-            next_action_at=now,
-        )
 
 
 def lease_loaded_fields(
@@ -275,14 +244,14 @@ def _run(*, lease_id, kind: str) -> Step | None:
             now = timezone.now()
             if lease.next_action_at - now > EARLY_TOLERANCE:
                 step = _hand_on(lease, now)
-                lease.save()
+                _save(lease)
                 return step
             _begin(lease, now, ActorKind.WORKER)
             current = _step_of(lease)
             if current != kind or (kind == PREPARE and lease.prepared_at):
                 # The lease moved on since this step was enqueued: do what it needs now.
                 step = _hand_on(lease, now)
-                lease.save()
+                _save(lease)
                 return step
             # Taken before the claim commits, so no tick ever sees this claim unlocked.
             locked = _run_lock(lease_id)
@@ -290,7 +259,7 @@ def _run(*, lease_id, kind: str) -> Step | None:
                 return None  # another live worker runs this step: this message is a duplicate
             lease.claimed_until = now + _claim()
             lease.claimed_by = _worker_name()
-            lease.save()
+            _save(lease)
             specs = lease_specs(lease)
         try:
             with _heartbeat(lease_id):
@@ -323,7 +292,7 @@ def _done(*, lease_id, kind: str, result) -> Step | None:
         else:
             _released(lease, now)
         step = _hand_on(lease, now)
-        lease.save()
+        _save(lease)
         return step
 
 
@@ -336,7 +305,7 @@ def _reserved(lease: Lease, now: datetime, *, setup_seconds: int) -> None:
             lease=lease,
             to=Phase.WAITING,
             actor_kind=ActorKind.WORKER,
-            message=f"reserved; preparation begins at {_iso(prepare_at)}",
+            message=f"reserved; preparation begins at {iso(prepare_at)}",
             next_action_at=prepare_at,
         )
     else:
@@ -359,7 +328,7 @@ def _prepared(lease: Lease, now: datetime, *, connectors: list[dict]) -> None:
         _begin(lease, now, ActorKind.WORKER)
     else:
         lease.next_action_at = lease.start
-        _note(lease, f"prepared; AVAILABLE at the start, {_iso(lease.start)}")
+        _note(lease, f"prepared; AVAILABLE at the start, {iso(lease.start)}")
 
 
 def _released(lease: Lease, now: datetime) -> None:
@@ -422,7 +391,7 @@ def _failed(*, lease_id, kind: str, error: Exception) -> Step | None:
             lease.next_action_at = now + timedelta(seconds=delay)
             _note(lease, f"{what}; retry in {delay} s")
         step = _hand_on(lease, now)
-        lease.save()
+        _save(lease)
         return step
 
 
@@ -502,14 +471,14 @@ def _run_lock(lease_id) -> bool:
     """Take the lease's run lock for this process's session (it outlives the transaction and
     dies with the process); False if another session holds it."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(lease_id)])
+        cursor.execute(RUN_LOCK, [_lock_key(lease_id)])
         return cursor.fetchone()[0]
 
 
 def _run_unlock(lease_id) -> None:
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(lease_id)])
+            cursor.execute(RUN_UNLOCK, [_lock_key(lease_id)])
     except DatabaseError:  # the session is gone, and its locks with it
         logger.warning("lease %s: run lock not released: no database session", lease_id)
 
@@ -518,7 +487,7 @@ def _worker_gone(lease_id) -> bool:
     """True if no session holds the lease's run lock: the worker that claimed it died. The
     probe lock is held until the tick commits, while the tick also holds the lease row."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_lock_key(lease_id)])
+        cursor.execute(RUN_PROBE, [_lock_key(lease_id)])
         return cursor.fetchone()[0]
 
 
@@ -536,9 +505,13 @@ def _locked(lease_id) -> Lease | None:
 
 
 def _note(lease: Lease, message: str, actor_kind: str = ActorKind.WORKER) -> None:
-    """An event without a phase change; the caller saves the lease (version bumped here)."""
-    lease.version += 1
-    LeaseEvent.objects.create(lease=lease, actor_kind=actor_kind, message=message)
+    """An event without a phase change (with what the step changed so far)."""
+    leases_write([LeaseChange(lease, message=message)], actor_kind=actor_kind)
+
+
+def _save(lease: Lease) -> None:
+    """Write the bookkeeping the step changed (claims, attempts, due time): no event."""
+    leases_write([LeaseChange(lease)], actor_kind=ActorKind.WORKER)
 
 
 def _tick() -> timedelta:
@@ -547,7 +520,3 @@ def _tick() -> timedelta:
 
 def _claim() -> timedelta:
     return timedelta(seconds=settings.LEASE_CLAIM_SECONDS)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

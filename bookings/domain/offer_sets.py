@@ -11,19 +11,17 @@ from django.utils import timezone
 from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.guard import lock_offers
-from bookings.domain.inventory import (
+from bookings.domain.inventory import engine_datasets, epoch, instant
+from bookings.domain.leases import LeaseChange, leases_write
+from bookings.domain.planning.guard import lock_offers
+from bookings.domain.planning.pools import (
     PlanningSnapshot,
-    engine_datasets,
-    epoch,
-    instant,
     planning_load,
     planning_pools,
     planning_snapshot,
 )
-from bookings.domain.leases import _transition_all
 from bookings.domain.requests import request_normalise
-from bookings.domain.rows import insert_values
+from bookings.domain.sql.offer_sets import HOLDS, offer_set_insert
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import DIMENSIONS, PoolKind
 from resources.models import Dataset, Site
@@ -125,16 +123,16 @@ def _make_room_for_holds(*, owner, normalised: dict, actor) -> tuple[list[dict],
     saying so) when some are. Returns the messages for the new set, and whether any holds
     were declined."""
     shape = {k: v for k, v in normalised.items() if k not in _NOT_SHAPE}
-    removed = " - ".join(f"'{k}'" for k in _NOT_SHAPE)
-    same = f"(o.request - {removed}) = %s::jsonb"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT array_agg(l.id) FILTER (WHERE {same}),"
-            f" count(*) FILTER (WHERE NOT {same}), min(l.expires) FILTER (WHERE NOT {same})"
-            f" FROM {Lease._meta.db_table} l JOIN {OfferSet._meta.db_table} o"
-            " ON o.id = l.offer_set_id"
-            " WHERE l.owner_id = %s AND l.phase = %s AND l.expires > %s",
-            [json.dumps(shape)] * 3 + [owner.pk, Phase.OFFERED, timezone.now()],
+            HOLDS,
+            {
+                "shape": json.dumps(shape),
+                "not_shape": list(_NOT_SHAPE),
+                "owner": owner.pk,
+                "offered": Phase.OFFERED,
+                "now": timezone.now(),
+            },
         )
         superseded, held, next_lapse = cursor.fetchone()
     cap = policy.holds_per_user()
@@ -178,8 +176,8 @@ def leases_decline(*, lease_ids, actor, message: str) -> int:
             .order_by("id")
         )
         if leases:
-            _transition_all(
-                [(lease, Phase.REJECTED, message, {}) for lease in leases],
+            leases_write(
+                [LeaseChange(lease, Phase.REJECTED, message) for lease in leases],
                 actor_kind=ActorKind.USER,
                 actor=actor,
             )
@@ -192,7 +190,8 @@ def offer_set_decline(*, offer_set: OfferSet, user) -> int:
     has checked that `user` may see the set."""
     offers = Lease.objects.filter(offer_set=offer_set, phase=Phase.OFFERED)
     ids = list(offers.values_list("id", flat=True))
-    return leases_decline(lease_ids=ids, actor=user, message="declined by the owner")
+    by = "the owner" if user.pk == offer_set.owner_id else str(user)
+    return leases_decline(lease_ids=ids, actor=user, message=f"declined by {by}")
 
 
 def _largest(epools) -> dict[tuple[str, str], int]:
@@ -393,27 +392,9 @@ def _insert(offer_set: OfferSet, leases: list, allocations: list, events: list) 
     query building, not rows, are what an offer set pays for here. Reads back what the
     database decides: the allocations' ids, and the set's JSON in the key order jsonb gives it
     (as `offer_set_for_user` would read it)."""
-    parts, params = [], []
-    for name, model, rows, returning in (
-        ("offer_set", OfferSet, [offer_set], " RETURNING request, messages, suggestions"),
-        ("leases", Lease, leases, ""),
-        ("allocations", Allocation, allocations, " RETURNING id, lease_id, component, replica"),
-        ("events", LeaseEvent, events, ""),
-    ):
-        if rows:
-            sql, values = insert_values(model, rows)
-            parts.append(f"{name} AS ({sql}{returning})")
-            params += values
-    created = (
-        ", (SELECT array_agg(ARRAY[id::text, lease_id::text, component, replica::text])"
-        " FROM allocations)"
-        if allocations
-        else ""
+    request, messages, suggestions, created = offer_set_insert(
+        offer_set=offer_set, leases=leases, allocations=allocations, events=events
     )
-    sql = f"WITH {', '.join(parts)} SELECT request, messages, suggestions{created} FROM offer_set"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        request, messages, suggestions, *created = cursor.fetchone()
     field = OfferSet._meta.get_field("request")
     offer_set.request, offer_set.messages, offer_set.suggestions = (
         field.from_db_value(value, None, connection) for value in (request, messages, suggestions)
@@ -421,7 +402,7 @@ def _insert(offer_set: OfferSet, leases: list, allocations: list, events: list) 
     offer_set._state.adding = False
     ids = {
         (lease_id, component, int(replica)): int(id)
-        for id, lease_id, component, replica in (created[0] if created else ())
+        for id, lease_id, component, replica in created or ()
     }
     for allocation in allocations:
         allocation.id = ids[(str(allocation.lease_id), allocation.component, allocation.replica)]

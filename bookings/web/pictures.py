@@ -15,19 +15,13 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from bookings.choices import FINAL_PHASES, Phase
-from bookings.domain.inventory import (
-    counting_allocations,
-    eligible_pools,
-    engine_load,
-    engine_pools,
-    epoch,
-    instant,
-)
+from bookings.domain.inventory import eligible_pools, engine_pools, epoch, instant
 from bookings.domain.isotime import from_iso
+from bookings.domain.planning.load import engine_load
 from bookings.models import Lease
 from bookings.web.forms import DIMENSION_LABELS
 from bookings.web.instants import shifted, shown, utc_offset
-from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND
+from resources.choices import DIMENSIONS_BY_KIND
 from scheduler import engine
 
 # Background and text colour per phase; every pair has a contrast ratio of at least 4.5:1, and
@@ -287,19 +281,12 @@ def offer_timeline(items: list[TimelineItem], *, offer_set, now: datetime) -> di
 
 
 def _free_profiles(pools, start: datetime, end: datetime, *, exclude_offer_set=None):
-    rows = counting_allocations(pool_ids=[p.id for p in pools], start=start, end=end)
-    if exclude_offer_set is not None:
-        rows = rows.exclude(lease__offer_set=exclude_offer_set)
-    by_id = {p.id: p.slug for p in pools}
-    load = [
-        engine.Load(
-            pool=by_id[pool_id],
-            start=epoch(period.lower),
-            end=epoch(period.upper),
-            amounts={d: v for d, v in zip(DIMENSIONS, amounts, strict=True) if v},
-        )
-        for pool_id, period, *amounts in rows.values_list("pool_id", "period", *DIMENSIONS)
-    ]
+    load = engine_load(
+        pools=pools,
+        start=start,
+        end=end,
+        exclude_offer_set=exclude_offer_set.pk if exclude_offer_set is not None else None,
+    )
     for pool, epool in zip(pools, engine_pools(pools), strict=True):
         yield pool, engine.free_profile(pool=epool, load=load, start=epoch(start), end=epoch(end))
 

@@ -18,13 +18,13 @@ from bookings.choices import ACTIVE_PHASES, FINAL_PHASES, OfferSetResult, Phase
 from bookings.domain.errors import DomainError
 from bookings.domain.isotime import from_iso
 from bookings.domain.leases import (
-    EXTENDABLE,
     lease_accept,
+    lease_actions,
     lease_cancel,
     lease_extend,
     lease_for_user,
+    lease_release_early,
 )
-from bookings.domain.lifecycle import lease_release_early
 from bookings.domain.offer_sets import offer_set_create, offer_set_decline
 from bookings.domain.requests import request_normalise
 from bookings.domain.selectors import offer_set_for_user
@@ -34,8 +34,6 @@ from bookings.web.instants import shifted, showable, shown
 from bookings.web.profiles import profile_for_user, profile_ical_token_reset, profile_timezone_set
 from resources.models import Template
 
-CANCELLABLE = ACTIVE_PHASES - {Phase.RELEASING}
-RELEASABLE = frozenset({Phase.AVAILABLE, Phase.RUNNING})
 AVAILABILITY_DAYS = (1, 3, 7, 14)
 LIVE_POLL_SECONDS = 3
 
@@ -322,6 +320,7 @@ def _lease(request, lease_id) -> Lease:
 
 
 def _lease_context(lease: Lease) -> dict:
+    actions = lease_actions(lease, now=timezone.now())
     events = list(lease.events.select_related("actor"))
     for event in events:
         event.note = pictures.local_times(event.message)
@@ -331,9 +330,9 @@ def _lease_context(lease: Lease) -> dict:
         "steps": pictures.phase_steps(lease, events),
         "colour": pictures.PHASE_COLOURS[lease.phase],
         "connectors": pictures.connector_rows(lease.connectors),
-        "can_cancel": lease.phase in CANCELLABLE,
-        "can_release": lease.phase in RELEASABLE and lease.start <= timezone.now(),
-        "can_extend": lease.phase in EXTENDABLE,
+        "can_cancel": "cancel" in actions,
+        "can_release": "release" in actions,
+        "can_extend": "extend" in actions,
         "live": lease.phase not in FINAL_PHASES,
         "poll_seconds": LIVE_POLL_SECONDS,
     }

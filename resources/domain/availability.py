@@ -3,7 +3,8 @@
 from datetime import UTC, datetime, timedelta
 
 from bookings.domain.errors import DomainError, FieldError
-from bookings.domain.inventory import engine_load, engine_pools, epoch, instant
+from bookings.domain.inventory import engine_pools, epoch, instant
+from bookings.domain.planning.load import engine_load
 from resources.models import Pool
 from scheduler import engine
 

@@ -24,7 +24,7 @@ from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.isotime import iso, parse_instant
 from bookings.domain.lifecycle import lease_loaded_fields
-from bookings.domain.queries import pools_over_capacity
+from bookings.domain.planning.capacity import pools_over_capacity
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND, PoolKind
 from resources.models import CapacityChange, Dataset, DatasetReplica, Pool, Site, Template

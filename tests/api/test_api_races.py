@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from bookings.domain.queries import pools_over_capacity
+from bookings.domain.planning.capacity import pools_over_capacity
 from bookings.models import Allocation, Lease
 from resources.domain.capacity_file import capacity_file_load
 from tests.api.apidata import DAY

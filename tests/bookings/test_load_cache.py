@@ -1,9 +1,8 @@
-"""The planner's copy of the load (bookings.domain.load_cache) equals what the database says,
+"""The planner's copy of the load (bookings.domain.planning.cache) equals what the database says,
 after every kind of write: offer sets, accepts, rejects, cancels, extends, lapsing holds,
 deletions, raw SQL updates, truncation; and it stays cheap while a long transaction runs."""
 
 import itertools
-from collections import Counter
 from datetime import timedelta
 
 import psycopg
@@ -13,36 +12,23 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings.choices import Phase
-from bookings.domain.inventory import engine_load
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
-from bookings.domain.load_cache import LoadCache
 from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.planning.cache import LoadCache
+from bookings.domain.planning.load import engine_load
 from bookings.models import Allocation, Lease
 from resources.domain.capacity_file import capacity_file_load
 from resources.models import Pool
+from tests.bookings.loads import columns_keys, frozen, keys, one_site, orm_keys
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 POOLS = ["edi-a", "edi-b", "edi-c"]
 
 
 @pytest.fixture
 def pools(db):
-    capacity_file_load(
-        data={
-            "sites": [{"slug": "edi", "name": "Edinburgh", "timezone": "UTC"}],
-            "pools": [
-                {
-                    "slug": slug,
-                    "site": "edi",
-                    "kind": "compute",
-                    "capacity": {"cores": 32, "memory_gib": 128},
-                    "adapter": "simulated",
-                }
-                for slug in POOLS
-            ],
-        }
-    )
+    capacity_file_load(data=one_site(POOLS, {"cores": 32, "memory_gib": 128}))
     return list(Pool.objects.select_related("site").order_by("slug"))
 
 
@@ -63,26 +49,9 @@ def request(hours_ahead: int, cores: int = 8, offers: int = 2) -> dict:
     }
 
 
-def key(load) -> tuple:
-    return (load.pool, load.start, load.end, tuple(sorted(load.amounts.items())))
-
-
-def expanded(columns) -> list[tuple]:
-    """The copy's PoolLoads as `key`s of the equivalent Loads (zero amounts left out)."""
-    return [
-        (
-            block.pool,
-            int(block.starts[i]),
-            int(block.ends[i]),
-            tuple(sorted((d, int(v[i])) for d, v in block.amounts.items() if v[i])),
-        )
-        for block in columns
-        for i in range(len(block.starts))
-    ]
-
-
 def assert_same(cache: LoadCache, pools, *, now=None) -> int:
-    """The copy and the database agree on several windows; returns how many loads there were."""
+    """The copy, the load statement and the ORM rule agree on several windows; returns how
+    many loads there were."""
     now = now or timezone.now()
     seen = 0
     for start_h, hours in [(-2, 4), (0, 30), (5, 3), (20, 60), (0, 24 * 10)]:
@@ -90,25 +59,11 @@ def assert_same(cache: LoadCache, pools, *, now=None) -> int:
         end = start + timedelta(hours=hours)
         cached = cache.load(pools=pools, start=start, end=end, now=now)
         assert cached is not None
-        with _frozen(now):
+        with frozen(now):
             direct = engine_load(pools=pools, start=start, end=end)
-        assert Counter(expanded(cached)) == Counter(map(key, direct))
+            assert columns_keys(cached) == keys(direct) == orm_keys(pools, start, end)
         seen += len(direct)
     return seen
-
-
-class _frozen:
-    """engine_load reads timezone.now() for the hold expiry: pin it to `now`."""
-
-    def __init__(self, now):
-        self.now = now
-
-    def __enter__(self):
-        self.original = timezone.now
-        timezone.now = lambda: self.now
-
-    def __exit__(self, *exc):
-        timezone.now = self.original
 
 
 def test_the_copy_follows_every_kind_of_write(pools, user):
@@ -200,7 +155,7 @@ def test_not_used_inside_a_transaction_nor_before_its_floor(pools, user):
 
 def test_the_planner_reads_it(pools, user, settings):
     """offer_set_create plans from the copy, and refuses nothing the database would allow."""
-    from bookings.domain.load_cache import load_cache
+    from bookings.domain.planning.cache import load_cache
 
     settings.LOAD_CACHE = True
     load_cache.clear()

@@ -6,12 +6,13 @@ import pytest
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
-from bookings.domain.rows import insert_values
+from bookings.domain.sql.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.domain.capacity_file import capacity_file_load
 from resources.models import Pool, Site
+from tests.bookings.loads import one_site
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
 START = datetime(2030, 1, 7, 8, 0, 0, 123456, tzinfo=UTC)
 
@@ -21,20 +22,7 @@ def concrete(instance) -> dict:
 
 
 def test_insert_values_writes_every_field_as_the_orm_reads_it(user):
-    capacity_file_load(
-        data={
-            "sites": [{"slug": "edi", "name": "Edinburgh", "timezone": "UTC"}],
-            "pools": [
-                {
-                    "slug": "edi-a",
-                    "site": "edi",
-                    "kind": "compute",
-                    "capacity": {"cores": 8, "memory_gib": 8},
-                    "adapter": "simulated",
-                }
-            ],
-        }
-    )
+    capacity_file_load(data=one_site(["edi-a"], {"cores": 8, "memory_gib": 8}))
     offer_set = OfferSet(
         name="Gaia DR3: proper motions ✓ Ω",
         owner=user,

@@ -9,8 +9,7 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
 from bookings.choices import Phase
 from bookings.domain.errors import DomainError
-from bookings.domain.leases import lease_accept, lease_cancel
-from bookings.domain.lifecycle import lease_release_early
+from bookings.domain.leases import lease_accept, lease_cancel, lease_release_early
 from bookings.models import Lease
 from tests.lifecycle.lifecycle_support import (
     make_offer,

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from adapters import ADAPTER_NAMES
 from bookings.domain.errors import DomainError
-from bookings.domain.inventory import planning_pools
 from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.planning.pools import planning_pools
 from resources.models import Pool, Site
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -11,55 +11,40 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from bookings.domain.inventory import (
-    engine_load,
-    engine_loads,
-    engine_pools_cached,
-    instant,
-    load_params,
-    load_sql,
-    pools_by_slug,
-)
-from bookings.domain.load_cache import POOLS_STAMP
+from bookings.domain.inventory import instant
+from bookings.domain.planning.load import engine_load, engine_loads, load_params
+from bookings.domain.planning.pools import engine_pools_cached, pools_by_slug
+from bookings.domain.sql.locks import POOLS, POOLS_THEN_LOAD
 from resources.models import Pool
 from scheduler import engine
-
-_LOCK_SQL = "SELECT id FROM resources_pool WHERE slug = ANY(%(slugs)s) ORDER BY id FOR UPDATE"
 
 
 def lock_pools(slugs: Iterable[str]) -> dict[str, Pool]:
     """Lock the named pools (ascending id, so lockers never deadlock); return them by slug.
 
     The rows are locked with one hand-written query; the pools themselves (site, capacity
-    changes) come from this process's cache, validated by the stamp read after the lock."""
+    changes) come from this process's cache, validated by the generation read after the lock."""
     slugs = sorted(set(slugs))
     with connection.cursor() as cursor:
-        cursor.execute(_LOCK_SQL, {"slugs": slugs})
+        cursor.execute(POOLS, {"slugs": slugs})
     return pools_by_slug(slugs)
 
 
-_LOCKED_LOAD_SQL = f"{_LOCK_SQL}; {POOLS_STAMP};" + load_sql(
-    "unnest(%(slugs)s::text[]) AS s(slug) JOIN resources_pool p ON p.slug = s.slug"
-)
-
-
 def lock_offers(offers: list[engine.Offer]) -> tuple[dict[str, Pool], list[engine.Offer]]:
-    """`lock_pools` for the offers' pools, then `offers_still_fitting`, in one round trip: the
-    lock, the pools stamp and the load are three statements of one query string, which the
-    server runs in order, each with its own snapshot, so the stamp and the load are read after
-    the locks are granted, as two separate queries would read them."""
+    """`lock_pools` for the offers' pools, then `offers_still_fitting`, in one round trip
+    (sql.locks.POOLS_THEN_LOAD: the lock, the pools generation, the load)."""
     if not offers:
         return {}, []
     slugs = sorted({g.pool for o in offers for g in o.grants})
     start = instant(min(g.start for o in offers for g in o.grants))
     end = instant(max(g.end for o in offers for g in o.grants))
     with connection.cursor() as cursor:
-        cursor.execute(_LOCKED_LOAD_SQL, load_params(start=start, end=end, slugs=slugs))
+        cursor.execute(POOLS_THEN_LOAD, load_params(slugs=slugs, start=start, end=end))
         cursor.nextset()
-        (stamp,) = cursor.fetchone()
+        (generation,) = cursor.fetchone()
         cursor.nextset()
         rows = cursor.fetchall()
-    pools = pools_by_slug(slugs, stamp=stamp)
+    pools = pools_by_slug(slugs, generation=generation)
     load = engine_loads(rows, {pool.id: slug for slug, pool in pools.items()})
     return pools, offers_still_fitting(offers=offers, pools=pools, load=load)
 

@@ -1,11 +1,11 @@
-"""Model instances from hand-written SQL, for the few hot paths where compiling an ORM query
-costs more Python time than the query itself (an accept, token authentication).
+"""Model instances to and from hand-written SQL, for the few hot paths where compiling an ORM
+query costs more Python time than the query itself (an accept, an offer set's inserts).
 
 `Columns(Model, "alias").sql` lists every concrete column of the model (as a `SELECT` of the
 model with `select_related` would); `Columns.build(row, start)` turns those values of a row
-back into an instance exactly as the ORM does: `Model.from_db` after the fields' converters
-(a `JSONField`'s decoding, for one). `insert_values` writes instances the other way, as one
-statement that can be combined with others (an offer set's four inserts)."""
+back into an instance exactly as the ORM does: `Model.from_db` after each field's
+`from_db_value`. `insert_values` writes instances the other way, as one statement that can be
+combined with others (an offer set's four inserts)."""
 
 import json
 import uuid
@@ -22,16 +22,13 @@ class Columns:
         self.sql = ", ".join(f"{alias}.{quote(f.column)}" for f in self.fields)
         self.attnames = [f.attname for f in self.fields]
         self.pk_index = self.fields.index(model._meta.pk)
-        self._converters = None
-
-    def converters(self) -> list:
-        if self._converters is None:
-            self._converters = [
-                (i, field.get_db_converters(connection), field.cached_col)
-                for i, field in enumerate(self.fields)
-                if field.get_db_converters(connection)
-            ]
-        return self._converters
+        # What the ORM applies to a model field's value read from the database (the
+        # documented `from_db_value` hook: a JSONField's decoding, for one).
+        self.converters = [
+            (i, field.from_db_value)
+            for i, field in enumerate(self.fields)
+            if hasattr(field, "from_db_value")
+        ]
 
     def build(self, row, start: int = 0):
         """The instance of the values at `row[start:start + count]`; None if its key is NULL
@@ -39,11 +36,8 @@ class Columns:
         values = list(row[start : start + self.count])
         if values[self.pk_index] is None:
             return None
-        for i, converters, col in self.converters():
-            value = values[i]
-            for convert in converters:
-                value = convert(value, col, connection)
-            values[i] = value
+        for i, convert in self.converters:
+            values[i] = convert(values[i], None, connection)
         return self.model.from_db(connection.alias, self.attnames, values)
 
 

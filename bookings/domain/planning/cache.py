@@ -15,7 +15,7 @@ changed (bench/api.py measures what it pays; DESIGN §4 asks for that before cac
   `bookings_loadgeneration` uuid, and every process starts again from scratch;
 - a hold counts until it expires: rows keep their expiry and the selection checks it.
 
-The copy only steers the planner, outside any lock. The guard (bookings.domain.guard) still
+The copy only steers the planner, outside any lock. The guard (planning.guard) still
 re-verifies every offer against the database under the pool locks, so even a wrong copy could
 not over-book; it could only make offers that are then re-planned. Inside a transaction the
 copy is not used (it could hold rows that are rolled back later), nor for windows before
@@ -28,14 +28,15 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from django.db import connection
 
-from bookings.choices import LOAD_PHASES, Phase
-from bookings.domain.queries import phases_sql
+from bookings.domain.planning.load import LOAD_RULE
+from bookings.domain.sql.load import DELTA, FULL, STAMP
 from resources.choices import DIMENSIONS
 from scheduler import engine
 
 # History older than this before the first use is not kept; the floor moves on when it is
 # twice as old, so a long-running process does not accumulate the past.
 KEEP = timedelta(days=1)
+# "Counts until" of the rows that count for ever (the load phases but a hold).
 FOREVER = 2**62
 SECOND = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -47,65 +48,6 @@ def micro(value: datetime | timedelta) -> int:
     if isinstance(value, datetime):
         value = value - _EPOCH
     return value // timedelta(microseconds=1)
-
-
-def _micro(column: str) -> str:
-    return f"floor(extract(epoch from {column}) * {SECOND})::bigint"
-
-
-_COUNTS_UNTIL = f"""
-    CASE WHEN l.phase = '{Phase.OFFERED}' THEN {_micro("l.expires")}
-         WHEN l.phase IN ({phases_sql(LOAD_PHASES - {Phase.OFFERED})})
-         THEN {FOREVER} END
-"""
-_ALLOCATION = f"""
-    a.id, a.pool_id,
-    {_micro("lower(a.period)")}, {_micro("upper(a.period)")}
-"""
-_AMOUNTS = ", ".join(f"a.{d}" for d in DIMENSIONS)
-# The digest of every row version of the tables planning pools are built from (pools, sites,
-# capacity changes): a row's (id, xmin, ctid) changes with each insert, update and delete, so
-# an equal digest means the same rows (bookings.domain.inventory caches the pools under it).
-# Read here too, in the same statement as the load's changes: one round trip per plan.
-POOLS_STAMP = """
-    SELECT md5(concat_ws('|',
-        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
-           FROM resources_pool),
-        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
-           FROM resources_site),
-        (SELECT coalesce(string_agg(id || ':' || xmin || ctid, ',' ORDER BY id), '')
-           FROM resources_capacitychange)))
-"""
-_STAMP = f"""
-    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint,
-           (SELECT generation FROM bookings_loadgeneration),
-           ({POOLS_STAMP})
-"""
-# Everything that may count from `floor` on; the stamp first (its snapshot is the older one).
-_FULL = f"""
-    SELECT {_ALLOCATION}, {_COUNTS_UNTIL}, {_AMOUNTS}
-    FROM bookings_allocation a JOIN bookings_lease l ON l.id = a.lease_id
-    WHERE upper(a.period) > %(floor)s
-      AND l.phase IN ({phases_sql(LOAD_PHASES)})
-"""
-# What changed since `since`, with the stamp of this read, in one statement (one snapshot).
-# `seen`: the transactions whose rows an earlier read returned. A transaction's rows all
-# become visible at once, when it commits, so once one of them was read all were: without
-# this, a long transaction anywhere in the cluster (which holds xmin back) would make every
-# read return every change since it began.
-# The lease is looked up per changed row (a correlated subquery): a join let the planner
-# choose a hash join over every lease when its estimate of the changed rows was off.
-_DELTA = f"""
-    WITH stamp AS ({_STAMP})
-    SELECT stamp.*, changed.*
-    FROM stamp LEFT JOIN (
-        SELECT {_ALLOCATION},
-               (SELECT {_COUNTS_UNTIL} FROM bookings_lease l WHERE l.id = a.lease_id),
-               {_AMOUNTS}, a.load_xid
-        FROM bookings_allocation a
-        WHERE a.load_xid >= %(since)s AND a.load_xid <> ALL(%(seen)s::bigint[])
-    ) AS changed ON true
-"""
 
 
 _WIDTH = 3 + len(DIMENSIONS)  # start, end, counts until, amounts
@@ -132,7 +74,7 @@ class _PoolLoads:
         if slot is None:
             slot = self.slots[allocation_id] = self._slot()
         self.table[slot] = row
-        # whole seconds, floored, as inventory.engine_load gives them
+        # whole seconds, floored, as planning.load.engine_load gives them
         self.seconds[slot] = (row[0] // SECOND, row[1] // SECOND)
 
     def drop(self, allocation_id) -> None:
@@ -151,6 +93,7 @@ class _PoolLoads:
 
     def select(self, slug: str, start: int, end: int, now: int) -> engine.PoolLoad | None:
         table = self.table[: self.used]
+        # The hold rule of planning.load, in columns: a row counts while "counts until" > now.
         live = (table[:, 0] < end) & (table[:, 1] > start) & (table[:, 2] > now)
         if not live.any():
             return None
@@ -186,9 +129,9 @@ class LoadCache:
             return None
         return self.select(pools=pools, start=start, end=end, now=now)
 
-    def refresh(self, now: datetime) -> str | None:
-        """Bring the copy up to date with one query; returns the pools stamp (`POOLS_STAMP`)
-        read in the same statement, or None when the copy cannot be used (in a transaction)."""
+    def refresh(self, now: datetime):
+        """Bring the copy up to date with one query; returns the pools generation read in the
+        same statement, or None when the copy cannot be used (in a transaction)."""
         if connection.in_atomic_block:
             return None
         with self._lock:
@@ -196,7 +139,7 @@ class LoadCache:
 
     def select(self, *, pools, start: datetime, end: datetime, now: datetime) -> list | None:
         """The counting load of `pools` (model instances) over [start, end) at `now`, as
-        `inventory.engine_load` gives it but in columns (one `engine.PoolLoad` per pool with
+        `planning.load.engine_load` gives it but in columns (one `engine.PoolLoad` per pool with
         load), as of the last `refresh`; None when the copy cannot answer (see the module)."""
         if connection.in_atomic_block:
             return None
@@ -213,12 +156,14 @@ class LoadCache:
                         result.append(columns)
             return result
 
-    def _refresh(self, now: datetime) -> str:
+    def _refresh(self, now: datetime):
+        # The hold rule is applied at `select` time, to the "counts until" column.
+        rule = {**LOAD_RULE, "forever": FOREVER}
         with connection.cursor() as cursor:
             if self.generation is not None:
-                cursor.execute(_DELTA, {"since": self.since, "seen": sorted(self.seen)})
+                cursor.execute(DELTA, {**rule, "since": self.since, "seen": sorted(self.seen)})
                 rows = cursor.fetchall()
-                since, generation, pools_stamp = rows[0][:3]
+                since, generation, pools_generation = rows[0][:3]
                 if generation == self.generation and micro(now) - self.floor < 2 * micro(KEEP):
                     changed = [row[3:-1] for row in rows if row[3] is not None]
                     self.since = since
@@ -227,19 +172,19 @@ class LoadCache:
                     self.refreshes["delta"] += 1
                     self.refreshes["rows"] += len(changed)
                     self._apply(changed)
-                    return pools_stamp
+                    return pools_generation
             self.clear()
-            cursor.execute(_STAMP)
-            self.since, generation, pools_stamp = cursor.fetchone()
+            cursor.execute(STAMP)
+            self.since, generation, pools_generation = cursor.fetchone()
             floor = micro(now - KEEP)
-            cursor.execute(_FULL, {"floor": now - KEEP})
+            cursor.execute(FULL, {**rule, "floor": now - KEEP})
             rows = cursor.fetchall()
             self.floor = floor
             self.generation = generation
             self.refreshes["full"] += 1
             self.refreshes["rows"] += len(rows)
             self._apply(rows)
-            return pools_stamp
+            return pools_generation
 
     def _apply(self, rows) -> None:
         for allocation_id, pool_id, lo, hi, expires, *amounts in rows:

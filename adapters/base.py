@@ -1,4 +1,4 @@
-"""The adapter interface (DESIGN §6) and helpers shared by the adapters.
+"""The adapter interface (DESIGN §6), the base class and the helpers shared by the adapters.
 
 An adapter turns a lease into real resources on one kind of back-end and back again. The task
 layer converts Django models into the plain dataclasses below, groups a lease's allocations by
@@ -96,6 +96,27 @@ class Adapter(Protocol):
     def release(self, lease: LeaseSpec) -> None:
         """Make the lease's resources gone, whoever created them. Idempotent."""
         ...
+
+
+class BaseAdapter:
+    """What every adapter shares: its settings, overlaid per lease with its pools' settings
+    (`_settings`), `setup_seconds` read from them, and its directory under the state dir."""
+
+    name: str
+    # What `setup_seconds` answers when neither the adapter's nor a pool's settings say.
+    default_setup_seconds = 0
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        self.settings = dict(settings or {})
+
+    def setup_seconds(self, lease: LeaseSpec) -> int:
+        return int(self._settings(lease).get("setup_seconds", self.default_setup_seconds))
+
+    def _settings(self, lease: LeaseSpec) -> dict[str, Any]:
+        return lease_settings(self.settings, lease)
+
+    def _state_dir(self, lease: LeaseSpec) -> Path:
+        return state_dir(self._settings(lease), self.name)
 
 
 def lease_settings(settings: Mapping[str, Any], lease: LeaseSpec) -> dict[str, Any]:

@@ -37,23 +37,16 @@ from adapters.base import (
     PREPARING,
     READY,
     AdapterError,
+    BaseAdapter,
     LeaseSpec,
     lease_lock,
-    lease_settings,
-    state_dir,
 )
 
 
-class SimulatedAdapter:
+class SimulatedAdapter(BaseAdapter):
     """Pretends to provision; for demos and tests only."""
 
     name = "simulated"
-
-    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        self.settings = dict(settings or {})
-
-    def setup_seconds(self, lease: LeaseSpec) -> int:
-        return int(self._settings(lease).get("setup_seconds", 0))
 
     def reserve(self, lease: LeaseSpec) -> None:
         with self._locked(lease) as path:
@@ -85,11 +78,8 @@ class SimulatedAdapter:
             time.sleep(float(settings.get("release_seconds", 0)))
             self._record(path, "release", "done")
 
-    def _settings(self, lease: LeaseSpec) -> dict[str, Any]:
-        return lease_settings(self.settings, lease)
-
     def _path(self, lease: LeaseSpec) -> Path:
-        return state_dir(self._settings(lease), self.name) / f"{lease.uuid}.jsonl"
+        return self._state_dir(lease) / f"{lease.uuid}.jsonl"
 
     @contextmanager
     def _locked(self, lease: LeaseSpec) -> Iterator[Path]:

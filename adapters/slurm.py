@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from adapters.base import GONE, READY, AdapterError, LeaseSpec, lease_settings
+from adapters.base import GONE, READY, AdapterError, BaseAdapter, LeaseSpec
 
 # Messages of scontrol that no retry can fix.
 PERMANENT_ERRORS = (
@@ -68,14 +68,8 @@ class Reservation:
     nodes: str | None = None
 
 
-class SlurmAdapter:
+class SlurmAdapter(BaseAdapter):
     name = "slurm"
-
-    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        self.settings = dict(settings or {})
-
-    def setup_seconds(self, lease: LeaseSpec) -> int:
-        return int(self._settings(lease).get("setup_seconds", 0))
 
     def reserve(self, lease: LeaseSpec) -> None:
         want = self.wanted(lease)
@@ -144,9 +138,6 @@ class SlurmAdapter:
             partition=partition,
             nodes=nodes,
         )
-
-    def _settings(self, lease: LeaseSpec) -> dict[str, Any]:
-        return lease_settings(self.settings, lease)
 
 
 def reservation_name(lease: LeaseSpec) -> str:

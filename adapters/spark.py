@@ -64,12 +64,11 @@ from adapters.base import (
     PREPARING,
     READY,
     AdapterError,
+    BaseAdapter,
     LeaseSpec,
     lease_lock,
-    lease_settings,
     read_json,
     remove_lock,
-    state_dir,
     write_json,
 )
 
@@ -80,14 +79,9 @@ MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 
 
-class SparkAdapter:
+class SparkAdapter(BaseAdapter):
     name = "spark"
-
-    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
-        self.settings = dict(settings or {})
-
-    def setup_seconds(self, lease: LeaseSpec) -> int:
-        return int(self._settings(lease).get("setup_seconds", 30))
+    default_setup_seconds = 30
 
     def reserve(self, lease: LeaseSpec) -> None:
         # Nothing to book ahead on a standalone cluster; refuse unusable sizes at accept time.
@@ -148,14 +142,11 @@ class SparkAdapter:
             shutil.rmtree(self._lease_dir(lease), ignore_errors=True)
             remove_lock(lock)
 
-    def _settings(self, lease: LeaseSpec) -> dict[str, Any]:
-        return lease_settings(self.settings, lease)
-
     def _lease_dir(self, lease: LeaseSpec) -> Path:
-        return state_dir(self._settings(lease), self.name) / str(lease.uuid)
+        return self._state_dir(lease) / str(lease.uuid)
 
     def _lock_path(self, lease: LeaseSpec) -> Path:
-        return state_dir(self._settings(lease), self.name) / f"{lease.uuid}.lock"
+        return self._state_dir(lease) / f"{lease.uuid}.lock"
 
 
 def worker_sizes(lease: LeaseSpec) -> list[dict[str, int]]:

@@ -1,12 +1,15 @@
 """GET /healthz: the state of the database, the broker and the lease tick, as JSON."""
 
 import time
+from datetime import UTC, datetime
 
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
+
+from bookings.domain.isotime import iso
 
 TICK_KEY = "wcidt:lease-tick:last"
 
@@ -47,7 +50,7 @@ def healthz(request):
     age = None if last_tick is None else max(0.0, time.time() - last_tick)
     tick = {
         "ok": age is not None and age <= max_age,
-        "last": None if last_tick is None else _iso(last_tick),
+        "last": None if last_tick is None else iso(datetime.fromtimestamp(int(last_tick), UTC)),
         "age_seconds": None if age is None else round(age, 1),
         "max_age_seconds": max_age,
     }
@@ -59,7 +62,3 @@ def healthz(request):
         "tick": tick,
     }
     return JsonResponse(body, status=200 if ok else 503)
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

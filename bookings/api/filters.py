@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bookings.choices import Phase
 from bookings.domain.errors import DomainError, FieldError, FieldErrors
-from bookings.domain.requests import parse_instant
+from bookings.domain.isotime import parse_instant
 
 INVALID = "A query parameter is not valid."
 

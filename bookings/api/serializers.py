@@ -27,7 +27,6 @@ from bookings.domain.isotime import parse_instant
 from bookings.domain.requests import quoted
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from resources.choices import PoolKind
-from resources.models import CapacityChange, Pool, Site
 
 BY_FIELDS = "representation_by_fields"
 
@@ -49,11 +48,6 @@ RANGE_SCHEMA = {
         },
     ]
 }
-
-
-@extend_schema_field(AMOUNTS_SCHEMA)
-class AmountsField(serializers.DictField):
-    child = serializers.IntegerField()
 
 
 # Fields whose representation is the value itself (a DictField's default child among them).
@@ -231,55 +225,6 @@ class ProblemSerializer(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     errors = ProblemFieldErrorSerializer(many=True)
-
-
-class CapacityChangeSerializer(serializers.ModelSerializer):
-    capacity = serializers.SerializerMethodField()
-
-    class Meta:
-        model = CapacityChange
-        fields = ["start", "end", "capacity", "reason"]
-
-    @extend_schema_field(AMOUNTS_SCHEMA)
-    def get_capacity(self, change) -> dict:
-        return change.capacity()
-
-
-class PoolSerializer(serializers.ModelSerializer):
-    site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    capacity = serializers.SerializerMethodField()
-    capacity_changes = CapacityChangeSerializer(many=True, read_only=True)
-
-    class Meta:
-        model = Pool
-        fields = [
-            "slug",
-            "site",
-            "kind",
-            "enabled",
-            "adapter",
-            "description",
-            "capacity",
-            "capacity_changes",
-        ]
-
-    @extend_schema_field(AMOUNTS_SCHEMA)
-    def get_capacity(self, pool) -> dict:
-        return pool.capacity()
-
-
-class SiteSerializer(serializers.ModelSerializer):
-    pools = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-
-    class Meta:
-        model = Site
-        fields = ["slug", "name", "timezone", "description", "pools"]
-
-
-class FreeSegmentSerializer(serializers.Serializer):
-    start = serializers.DateTimeField()
-    end = serializers.DateTimeField()
-    free = AmountsField()
 
 
 class AllocationSerializer(ByHand, serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """The native REST API (DESIGN §7), under /api/."""
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from bookings.api import views
@@ -11,13 +11,7 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("v1/sites/", views.SiteList.as_view(), name="site-list"),
-    path("v1/pools/", views.PoolList.as_view(), name="pool-list"),
-    path(
-        "v1/pools/<slug:slug>/availability",
-        views.PoolAvailability.as_view(),
-        name="pool-availability",
-    ),
+    path("v1/", include("resources.api.urls")),
     path("v1/offer-sets/", views.OfferSetCreate.as_view(), name="offer-set-create"),
     path("v1/offer-sets/<uuid:id>/", views.OfferSetDetail.as_view(), name="offer-set-detail"),
     path(

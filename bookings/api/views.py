@@ -1,10 +1,8 @@
 """Thin views over bookings.domain: parse the HTTP bits, call one service, shape the answer."""
 
 import re
-from datetime import UTC, datetime, timedelta
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics
@@ -15,23 +13,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bookings.api.exceptions import PROBLEM_CONTENT_TYPE
-from bookings.api.filters import instant_param, leases_filter
+from bookings.api.filters import leases_filter
 from bookings.api.idempotency import idempotent
 from bookings.api.parsers import contains_nul
 from bookings.api.renderers import ICalendarRenderer
 from bookings.api.serializers import (
-    FreeSegmentSerializer,
     LeaseDetailSerializer,
     LeaseExtendSerializer,
     LeaseSerializer,
     OfferSetRequestSerializer,
     OfferSetSerializer,
-    PoolSerializer,
     ProblemSerializer,
-    SiteSerializer,
 )
 from bookings.api.throttling import OfferSetThrottle
-from bookings.domain.availability import pool_availability
 from bookings.domain.errors import DomainError, FieldError
 from bookings.domain.ical import leases_ical, user_for_ical_token
 from bookings.domain.leases import (
@@ -48,9 +42,7 @@ from bookings.domain.selectors import (
     offer_set_for_user,
 )
 from bookings.models import Lease
-from resources.models import Pool, Site
 
-DEFAULT_AVAILABILITY_SPAN = timedelta(days=7)
 _ETAG = re.compile(r'^(?:W/)?(?:"(\d{1,9})"|(\d{1,9}))$')
 
 
@@ -92,49 +84,6 @@ class ProblemAPIView(APIView):
             response.accepted_renderer = JSONRenderer()
             response.accepted_media_type = PROBLEM_CONTENT_TYPE
         return response
-
-
-@extend_schema(responses={200: SiteSerializer(many=True), **problems(400)})
-class SiteList(ProblemAPIView, generics.ListAPIView):
-    """Sites and the pools they run."""
-
-    serializer_class = SiteSerializer
-    queryset = Site.objects.prefetch_related("pools")
-
-
-@extend_schema(responses={200: PoolSerializer(many=True), **problems(400)})
-class PoolList(ProblemAPIView, generics.ListAPIView):
-    """Pools with their base capacity and capacity changes."""
-
-    serializer_class = PoolSerializer
-    queryset = Pool.objects.select_related("site").prefetch_related("capacity_changes")
-
-
-class PoolAvailability(ProblemAPIView):
-    @extend_schema(
-        summary="Free capacity of a pool as a step function",
-        parameters=[
-            OpenApiParameter("start", OpenApiTypes.DATETIME, description="default: now"),
-            OpenApiParameter("end", OpenApiTypes.DATETIME, description="default: start + 7 days"),
-        ],
-        responses={200: FreeSegmentSerializer(many=True), **problems(400, 404)},
-    )
-    def get(self, request, slug):
-        pool = get_object_or_404(
-            Pool.objects.select_related("site").prefetch_related("capacity_changes"), slug=slug
-        )
-        start = instant_param(request.query_params, "start") or timezone.now()
-        end = instant_param(request.query_params, "end") or _later(start, DEFAULT_AVAILABILITY_SPAN)
-        segments = pool_availability(pool=pool, start=start, end=end)
-        return Response(FreeSegmentSerializer(segments, many=True).data)
-
-
-def _later(instant: datetime, span: timedelta) -> datetime:
-    """instant + span, or the last representable instant (a start in late 9999)."""
-    try:
-        return instant + span
-    except OverflowError:
-        return datetime.max.replace(tzinfo=UTC)
 
 
 class OfferSetCreate(ProblemAPIView):

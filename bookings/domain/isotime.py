@@ -57,3 +57,9 @@ def parse_instant(value: Any) -> datetime | None:
 def iso(value: datetime) -> str:
     """An instant as ISO 8601 in UTC with `Z`."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def from_iso(value: str) -> datetime:
+    """An instant this service wrote (`iso`, stored JSON, its own messages) read back; a
+    ValueError for anything else. Input from outside goes through `parse_instant`."""
+    return datetime.fromisoformat(value)

@@ -33,7 +33,7 @@ from typing import Any
 from bookings.choices import FINAL_PHASES, Phase, can_transition
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError, FieldErrors
-from bookings.domain.requests import parse_duration, parse_instant
+from bookings.domain.isotime import parse_duration, parse_instant
 
 EB = "https://www.purl.org/ivoa.net/EB/schema/v1.0/types"
 OFFERSET_KIND = f"{EB}/offerset/execution-offerset-1.0"

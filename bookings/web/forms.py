@@ -9,13 +9,14 @@ names, in plain words, so every problem shows beside what the user typed.
 
 import re
 import zoneinfo
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django import forms
 
 from bookings.domain import policy
 from bookings.domain.errors import DomainError
+from bookings.domain.isotime import from_iso, iso
 from bookings.web.instants import showable, shown
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 from resources.models import Dataset, Site
@@ -261,7 +262,7 @@ def request_data(form: BookingForm, formset: BaseComponentFormSet, *, now: datet
     if earliest or latest:
         earliest = earliest or now
         latest = latest or earliest + WINDOW_DEFAULT
-        request["start"] = f"{_iso(earliest)}/{_iso(latest)}"
+        request["start"] = f"{iso(earliest)}/{iso(latest)}"
     return request
 
 
@@ -283,8 +284,8 @@ def booking_initial(normalised: dict, *, now: datetime) -> tuple[dict, list[dict
         components.append(row)
     duration = normalised["duration"]
     longer = duration["max"] != duration["min"]
-    earliest = shown(_parse(normalised["start"]["earliest"]))
-    latest = shown(_parse(normalised["start"]["latest"]))
+    earliest = shown(from_iso(normalised["start"]["earliest"]))
+    latest = shown(from_iso(normalised["start"]["latest"]))
     initial = {
         "name": normalised["name"],
         "datasets": normalised["datasets"],
@@ -350,11 +351,3 @@ def quick_errors_attach(error: DomainError, form: QuickAskForm) -> None:
         form.add_error(fields.get(item.path), item.message)
     if not error.errors:
         form.add_error(None, error.title)
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -16,6 +16,7 @@ from django.utils.formats import date_format
 
 from bookings.choices import FINAL_PHASES, Phase
 from bookings.domain.inventory import eligible_pools, engine_pools, epoch, instant
+from bookings.domain.isotime import from_iso
 from bookings.domain.planning.load import engine_load
 from bookings.models import Lease
 from bookings.web.forms import DIMENSION_LABELS
@@ -51,7 +52,7 @@ def local_times(text: str) -> str:
     """Domain messages carry ISO instants ("held until 2026-11-23T19:45:00Z"); show them as
     wall-clock time in the user's zone, like every other time on the page."""
     return _ISO_INSTANT.sub(
-        lambda m: date_format(timezone.localtime(shown(_parse(m[0]))), "D j M H:i T"), text
+        lambda m: date_format(timezone.localtime(shown(from_iso(m[0]))), "D j M H:i T"), text
     )
 
 
@@ -190,7 +191,7 @@ def suggestion_items(suggestions: list[dict]) -> list[TimelineItem]:
             label=f"Suggestion {i + 1}",
             colour=offer_colour(i),
             allocations=[
-                {**a, "start": _parse(a["start"]), "end": _parse(a["end"])}
+                {**a, "start": from_iso(a["start"]), "end": from_iso(a["end"])}
                 for a in s["offer"]["allocations"]
             ],
         )
@@ -440,7 +441,3 @@ def phase_steps(lease: Lease, events) -> list[dict]:
         }
         for i, phase in enumerate(path)
     ]
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from bookings.choices import ACTIVE_PHASES, FINAL_PHASES, OfferSetResult, Phase
 from bookings.domain.errors import DomainError
+from bookings.domain.isotime import from_iso
 from bookings.domain.leases import (
     lease_accept,
     lease_actions,
@@ -155,8 +156,8 @@ def offer_set_detail(request, offer_set_id):
             {
                 "message": pictures.local_times(s["message"]),
                 "site": s["offer"]["site"],
-                "start": shown(_parse(s["offer"]["start"])),
-                "end": shown(_parse(s["offer"]["end"])),
+                "start": shown(from_iso(s["offer"]["start"])),
+                "end": shown(from_iso(s["offer"]["end"])),
             }
             for s in offer_set.suggestions
         ],
@@ -174,7 +175,7 @@ def offer_set_relax(request, offer_set_id, index):
     if not 0 <= index < len(offer_set.suggestions):
         raise Http404("No such suggestion.")
     data = forms.request_input(offer_set.suggestions[index]["request"])
-    if _parse(offer_set.suggestions[index]["request"]["start"]["latest"]) < timezone.now():
+    if from_iso(offer_set.suggestions[index]["request"]["start"]["latest"]) < timezone.now():
         data.pop("start")  # the suggested window has passed: look from now on
     try:
         relaxed = offer_set_create(owner=request.user, data=data)
@@ -440,12 +441,8 @@ def lease_extend_view(request, lease_id):
 
 def _when(value) -> str:
     if isinstance(value, str):
-        value = _parse(value)
+        value = from_iso(value)
     return timezone.localtime(shown(value)).strftime("%a %d %b %Y %H:%M %Z")
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def _local(value: str) -> datetime:

@@ -4,8 +4,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.models import ApiToken
+from resources.domain.capacity_file import capacity_file_load
 from tests.api.apidata import CAPACITY
 
 

@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.planning.capacity import pools_over_capacity
 from bookings.models import Allocation, Lease
+from resources.domain.capacity_file import capacity_file_load
 from tests.api.apidata import DAY
 from tests.api.conftest import token_client
 

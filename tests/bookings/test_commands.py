@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from bookings.domain.capacity_file import capacity_file_dump
 from bookings.models import ApiToken, Lease
+from resources.domain.capacity_file import capacity_file_dump
 from resources.models import Pool
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -12,12 +12,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bookings.choices import Phase
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.leases import lease_accept, lease_cancel, lease_extend, lease_reject
 from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.planning.cache import LoadCache, load_cache
 from bookings.domain.planning.load import engine_load
 from bookings.models import Allocation, Lease
+from resources.domain.capacity_file import capacity_file_load
 from resources.models import Pool
 from tests.bookings.loads import columns_keys, frozen, keys, one_site, orm_keys
 

@@ -3,7 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bookings.domain.errors import DomainError
-from bookings.domain.requests import parse_duration, request_normalise
+from bookings.domain.isotime import parse_duration
+from bookings.domain.requests import request_normalise
 
 pytestmark = [pytest.mark.unit]
 
@@ -155,3 +156,62 @@ def test_duplicate_component_names_and_nothing_asked():
         "components[0].amounts: asks for nothing (every amount is 0)",
         "components[1].name: 'c' is used by another component",
     ]
+
+
+def test_each_part_of_the_request_reports_in_the_order_of_the_parts():
+    data = {
+        "executable": "run.sh",
+        "max_offers": True,
+        "start": "2026-12-01T00:00:00Z/soon",
+        "duration": {"min": "PT0S", "max": "forever", "step": 1},
+        "site": 7,
+        "datasets": ["gaia-dr3", 3],
+        "components": [
+            "head",
+            {"name": "", "amounts": {"cores": 1}},
+            {"name": "w", "replicas": 0, "amounts": {"cores": {"max": 2}}, "colour": 1},
+            {"name": "s", "kind": "storage", "amounts": []},
+        ],
+        "name": ["not", "a", "string"],
+        "priority": "high",
+    }
+    assert errors(data) == [
+        "priority: is not a known field",
+        "name: must be a string of at most 200 characters",
+        "components[0]: must be an object",
+        "components[1].name: must be a non-empty string of at most 100 characters",
+        "components[2].colour: is not a known field",
+        "components[2].replicas: must be a whole number from 1 to 256",
+        "components[2].amounts.cores.min: is required",
+        "components[3].amounts: must be a non-empty object of dimension: amount",
+        "datasets: must be a list of dataset slugs",
+        "site: must be a site slug or null",
+        "duration.step: is not a known key (min, max)",
+        "duration.min: must be longer than zero",
+        "duration.max: 'forever' is not an ISO 8601 duration such as PT9H or P1DT6H",
+        "start: 'soon' is not an ISO 8601 date-time with a time zone",
+        "max_offers: must be a whole number from 1 to 10",
+        "executable: must be an object or null",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        ("soon", "must be an ISO 8601 interval (a/b or a/duration) or an instant"),
+        ("soon/P1D", "'soon' is not an ISO 8601 date-time with a time zone"),
+        ("2026-12-01T00:00:00Z/P1X", "'P1X' is not an ISO 8601 duration"),
+        ("2026-12-01T00:00:00Z/2026-11-30T00:00:00Z", "the interval ends before it starts"),
+        (
+            "2026-12-01T00:00:00Z/P99999999999999D",
+            "the window may reach at most 3660 days ahead, to 2036-12-07T10:00:00Z",
+        ),
+        (
+            "2037-01-01T00:00:00Z/P1D",
+            "a lease may start at most 3660 days ahead, by 2036-12-07T10:00:00Z at the latest",
+        ),
+    ],
+)
+def test_every_kind_of_bad_start_window_is_named(start, message):
+    data = {"components": [{"amounts": {"cores": 1}}], "duration": "PT1H", "start": start}
+    assert errors(data) == [f"start: {message}"]

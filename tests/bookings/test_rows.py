@@ -6,9 +6,9 @@ import pytest
 from django.db import connection
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.sql.rows import insert_values
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from resources.domain.capacity_file import capacity_file_load
 from resources.models import Pool, Site
 from tests.bookings.loads import one_site
 

@@ -17,8 +17,8 @@ from django.test import Client
 from referencing.jsonschema import DRAFT202012
 
 from bookings.api.throttling import OfferSetThrottle
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.models import ApiToken
+from resources.domain.capacity_file import capacity_file_load
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "executionbroker"
 RECORDINGS = REFERENCE / "calycopis-broker-tests"

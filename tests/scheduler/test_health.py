@@ -43,3 +43,8 @@ def test_healthz_reports_an_unreachable_broker(client, settings):
     assert response.status_code == 503
     assert response.json()["broker"]["ok"] is False
     assert "Connection refused" in response.json()["broker"]["error"]
+
+
+def test_healthz_gives_the_last_tick_in_whole_seconds(client, broker):
+    broker.set(TICK_KEY, "1795000000.999")
+    assert client.get("/healthz").json()["tick"]["last"] == "2026-11-18T11:06:40Z"

@@ -5,9 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.errors import DomainError
 from bookings.models import Lease
+from resources.domain.capacity_file import capacity_file_load
 
 DEMO_USERS = [("admin", "admin", True), ("astro", "astro", False)]
 _LEASE_NAMESPACE = uuid.UUID("6f1c1d0e-8d8a-4a53-9d0a-2f4f0d1c9e11")

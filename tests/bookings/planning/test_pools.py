@@ -7,9 +7,9 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.planning.pools import planning_pools, planning_snapshot, pools_by_slug
 from bookings.models import PoolsGeneration
+from resources.domain.capacity_file import capacity_file_load
 from resources.models import CapacityChange, Pool, Site
 from tests.bookings.loads import one_site
 

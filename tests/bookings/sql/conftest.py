@@ -9,8 +9,8 @@ from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
 from bookings.choices import Phase
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.models import Allocation, Lease, OfferSet
+from resources.domain.capacity_file import capacity_file_load
 from resources.models import CapacityChange, Pool
 from tests.bookings.loads import one_site
 

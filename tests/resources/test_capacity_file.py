@@ -7,11 +7,12 @@ from django.core.management import CommandError, call_command
 
 from adapters import ADAPTER_NAMES
 from bookings.choices import Phase
-from bookings.domain.capacity_file import capacity_file_dump, capacity_file_load
 from bookings.domain.errors import DomainError
+from bookings.domain.isotime import iso
 from bookings.domain.leases import lease_accepted_fields
 from bookings.domain.lifecycle import PREPARE, RELEASE, RESERVE, leases_tick
 from bookings.models import Allocation, Lease, LeaseEvent
+from resources.domain.capacity_file import capacity_file_dump, capacity_file_load
 from resources.models import CapacityChange, Dataset, Pool, Site, Template
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
@@ -242,15 +243,11 @@ def _one_lease_file(phase: str, start: datetime, end: datetime) -> dict:
     data = good_file()
     data["capacity_changes"] = []
     lease = data["leases"][0]
-    lease.update(phase=phase, start=_z(start), end=_z(end), preparation_start=_z(start))
-    lease["allocations"][0].update(start=_z(start), end=_z(end))
+    lease.update(phase=phase, start=iso(start), end=iso(end), preparation_start=iso(start))
+    lease["allocations"][0].update(start=iso(start), end=iso(end))
     if phase == Phase.OFFERED:
-        lease["expires"] = _z(start)
+        lease["expires"] = iso(start)
     return data
-
-
-def _z(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
 
 
 # When the life cycle first acts on a lease loaded in each phase, and what it does then; a
@@ -313,3 +310,150 @@ def test_every_unknown_adapter_name_is_refused_with_its_path_and_the_known_names
         data["pools"][1]["adapter"] = name
         capacity_file_load(data=data)
         assert Pool.objects.get(slug="edi-workers-1").adapter == name
+
+
+def a_file_wrong_in_every_section() -> dict:
+    data = good_file()
+    data["sites"].append({"slug": "bad slug", "name": 3, "timezone": "Mars/Olympus", "x": 1})
+    data["sites"].append("not an object")
+    data["pools"][0].update(kind="tape", capacity={"size_gib": -1}, adapter_settings=[])
+    data["pools"].append({"slug": "p", "site": "atlantis"})
+    data["capacity_changes"][0].update(pool="nowhere", start="soon", end="later", capacity={})
+    data["capacity_changes"].append(
+        {
+            "pool": "edi-workers-1",
+            "start": "2026-12-02T00:00:00Z",
+            "end": "2026-12-01T00:00:00Z",
+            "capacity": {"gpus": None, "size_gib": 1, "cores": 1.5},
+        }
+    )
+    data["datasets"][0].update(size_gib=-3, replicas={})
+    data["datasets"].append(
+        {
+            "slug": "d2",
+            "size_gib": 1,
+            "replicas": [
+                {"site": "nowhere", "staging_gib_per_hour": 0, "data_pool": "edi-workers-1"},
+                {"site": "edi"},
+            ],
+        }
+    )
+    data["templates"][0].update(slug="", request=[])
+    data["templates"].append({"name": "no slug"})
+    lease = data["leases"][0]
+    lease.update(phase="OFFERED", id="not-a-uuid", owner="", end=lease["start"])
+    lease["allocations"].append({"pool": "edi-scratch", "amounts": {"cores": 1}, "end": "x"})
+    data["leases"].append(
+        {"owner": "astro", "phase": "DONE", "start": 1, "end": 2, "allocations": []}
+    )
+    return data
+
+
+def a_file_wrong_in_its_replicas_and_allocations() -> dict:
+    data = good_file()
+    data["sites"].append({"slug": "cam", "name": "Cambridge"})
+    data["pools"].append(
+        {"slug": "cam-data", "site": "cam", "kind": "data", "capacity": {"readers": 2}}
+    )
+    data["datasets"][0]["replicas"] = [
+        {"site": "nowhere", "staging_gib_per_hour": 0, "data_pool": "edi-workers-1"},
+        {"site": "edi"},
+        {"site": "edi", "staging_gib_per_hour": True, "data_pool": "cam-data"},
+        {"site": "cam", "staging_gib_per_hour": 1, "data_pool": "cam-data", "extra": 0},
+    ]
+    data["leases"][0]["allocations"] = [
+        {"pool": "edi-workers-1", "amounts": {"size_gib": 1}, "start": "2026-12-01T03:00:00Z"},
+        {"pool": "edi-scratch", "amounts": {"size_gib": 5}, "end": "nope"},
+        {"pool": "cam-data", "amounts": {"readers": 1}, "component": "c"},
+        {"pool": "ghost", "amounts": {}},
+        {"amounts": {"cores": 1}},
+    ]
+    return data
+
+
+def test_every_problem_of_a_file_is_listed_in_file_order_and_nothing_is_written():
+    # Entries are written only while the file has no error yet: later entries are checked
+    # against what the file declares (no unknown-pool cascade), not against the database.
+    assert errors_of(a_file_wrong_in_every_section()) == [
+        "sites[1].x: is not a known key",
+        "sites[1].slug: 'bad slug' is not a slug (letters, digits, '-' and '_')",
+        "sites[1].timezone: 'Mars/Olympus' is not an IANA time zone",
+        "sites[2]: must be an object",
+        "pools[0].kind: 'tape' is not one of compute, storage, data",
+        "pools[0].capacity.size_gib: -1 is negative; capacities are ≥ 0",
+        "pools[0].adapter_settings: must be an object",
+        "pools[2].capacity: is required",
+        "pools[2].kind: is required",
+        "capacity_changes[0].pool: unknown pool 'nowhere'",
+        "capacity_changes[0].start: 'soon' is not an ISO 8601 date-time with a time zone",
+        "capacity_changes[0].end: 'later' is not an ISO 8601 date-time with a time zone",
+        "capacity_changes[0].capacity: must be a non-empty object of dimension: amount",
+        "capacity_changes[1].end: must be after the start",
+        "capacity_changes[1].capacity.cores: 1.5 is not a whole number",
+        "datasets[0].size_gib: -3 is not a whole number ≥ 0",
+        "datasets[0].replicas: must be a list",
+        "templates[0].slug: '' is not a slug (letters, digits, '-' and '_')",
+        "templates[0].request: must be an object (a request, DESIGN §4)",
+        "templates[1].request: is required",
+        "templates[1].slug: is required",
+        "leases[0].end: must be after the start",
+        "leases[0].expires: is required for an OFFERED lease",
+        "leases[0].id: 'not-a-uuid' is not a UUID",
+        "leases[0].owner: must be a user name",
+        "leases[1].phase: 'DONE' is not a lease phase",
+        "leases[1].start: 1 is not an ISO 8601 date-time with a time zone",
+        "leases[1].end: 2 is not an ISO 8601 date-time with a time zone",
+        "leases[1].allocations: must be a non-empty list",
+    ]
+    assert nothing_written()
+
+
+def test_problems_in_replicas_and_allocations_are_listed_in_file_order():
+    assert errors_of(a_file_wrong_in_its_replicas_and_allocations()) == [
+        "datasets[0].replicas[0].site: unknown site 'nowhere'",
+        "datasets[0].replicas[0].staging_gib_per_hour: 0 is not a positive number",
+        "datasets[0].replicas[0].data_pool: 'edi-workers-1' is no data pool",
+        "datasets[0].replicas[1].staging_gib_per_hour: is required",
+        "datasets[0].replicas[2].staging_gib_per_hour: True is not a positive number",
+        "datasets[0].replicas[2].data_pool: must be at the replica's site",
+        "datasets[0].replicas[3].extra: is not a known key",
+        "leases[0].allocations[0].amounts.size_gib: unknown dimension for a compute pool"
+        " (known: cores, memory_gib, gpus)",
+        "leases[0].allocations[0].end: must be after the start",
+        "leases[0].allocations[1].end: 'nope' is not an ISO 8601 date-time with a time zone",
+        "leases[0].allocations[3].pool: unknown pool 'ghost'",
+        "leases[0].allocations[4].pool: is required",
+        "leases[0].allocations: all allocations of a lease must be at one site",
+    ]
+    assert nothing_written()
+
+
+INSTANT_PATHS = [
+    ("capacity_changes", 0, "start"),
+    ("capacity_changes", 0, "end"),
+    ("leases", 0, "start"),
+    ("leases", 0, "end"),
+    ("leases", 0, "expires"),
+    ("leases", 0, "preparation_start"),
+    ("leases", 0, "allocations", 0, "start"),
+    ("leases", 0, "allocations", 0, "end"),
+]
+# Shaped like date-times but no instant: an impossible day, an offset of a day or more, and
+# one past the last instant UTC can hold (it could be written but never read back).
+NO_INSTANTS = ["2026-02-30T00:00:00Z", "2026-12-01T08:00:00+25:00", "9999-12-31T23:59:59-05:00"]
+
+
+@pytest.mark.parametrize("value", NO_INSTANTS)
+@pytest.mark.parametrize("where", INSTANT_PATHS, ids=lambda w: ".".join(map(str, w)))
+def test_every_instant_that_is_no_instant_is_named_and_nothing_is_written(where, value):
+    data = good_file()
+    *entry_path, key = where
+    entry = data
+    for step in entry_path:
+        entry = entry[step]
+    entry[key] = value
+    path = "".join(f"[{s}]" if isinstance(s, int) else f".{s}" for s in entry_path)[1:]
+    assert errors_of(data) == [
+        f"{path}.{key}: {value!r} is not an ISO 8601 date-time with a time zone"
+    ]
+    assert nothing_written()

@@ -10,6 +10,8 @@ the same state. Every problem is reported with the path of its entry (``pools[2]
 import re
 import uuid
 import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +19,10 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError, FieldError
+from bookings.domain.isotime import iso, parse_instant
 from bookings.domain.lifecycle import lease_loaded_fields
 from bookings.domain.planning.capacity import pools_over_capacity
 from bookings.models import Allocation, Lease, LeaseEvent
@@ -31,6 +33,23 @@ from resources.validators import adapter_name_problem
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 _SECTIONS = ("sites", "pools", "capacity_changes", "datasets", "templates", "leases")
 _TOP_KEYS = set(_SECTIONS)
+# The keys an entry of each list must have, and those it may have.
+_KEYS = {
+    "sites": ({"slug", "name"}, {"timezone", "description"}),
+    "pools": (
+        {"slug", "site", "kind", "capacity"},
+        {"adapter", "adapter_settings", "enabled", "description"},
+    ),
+    "capacity_changes": ({"pool", "start", "capacity"}, {"end", "reason"}),
+    "datasets": ({"slug", "size_gib"}, {"name", "replicas"}),
+    "replicas": ({"site", "staging_gib_per_hour"}, {"data_pool"}),
+    "templates": ({"slug", "name", "request"}, {"description"}),
+    "leases": (
+        {"owner", "phase", "start", "end", "allocations"},
+        {"id", "name", "expires", "preparation_start"},
+    ),
+    "allocations": ({"pool", "amounts"}, {"start", "end", "component", "replica"}),
+}
 
 
 class _Checker:
@@ -48,6 +67,15 @@ class _Checker:
 
     def fail(self, path: str, message: str) -> None:
         self.errors.append(FieldError(path, message))
+
+    def entries(self, items: list, kind: str, under: str = "") -> Iterator[tuple[str, dict]]:
+        """(path, entry) of each entry of the list `kind` (of the entry at `under`) that has
+        the keys such an entry must have and no others."""
+        required, optional = _KEYS[kind]
+        for i, entry in enumerate(items):
+            path = f"{under}.{kind}[{i}]" if under else f"{kind}[{i}]"
+            if self.keys(entry, path, required, optional):
+                yield path, entry
 
     def keys(self, entry: Any, path: str, required: set[str], optional: set[str]) -> bool:
         if not isinstance(entry, dict):
@@ -72,8 +100,8 @@ class _Checker:
         return value
 
     def instant(self, value: Any, path: str) -> datetime | None:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-        if parsed is None or parsed.tzinfo is None:
+        parsed = parse_instant(value)
+        if parsed is None:
             self.fail(path, f"{value!r} is not an ISO 8601 date-time with a time zone")
             return None
         return parsed
@@ -149,11 +177,20 @@ def capacity_file_load(*, data: Any) -> dict[str, int]:
 
 
 def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
+    """Each section in file order; a section sees what the ones before it wrote."""
+    sites = _load_sites(check, sections["sites"])
+    pools = _load_pools(check, sections["pools"], sites)
+    _load_capacity_changes(check, sections["capacity_changes"], pools)
+    _load_datasets(check, sections["datasets"], sites, pools)
+    _load_templates(check, sections["templates"])
+    for path, entry in check.entries(sections["leases"], "leases"):
+        _load_lease(check, path, entry, pools)
+    return {key: len(value) for key, value in sections.items()}
+
+
+def _load_sites(check: _Checker, entries: list) -> dict[str, Site]:
     sites = {s.slug: s for s in Site.objects.all()}
-    for i, entry in enumerate(sections["sites"]):
-        path = f"sites[{i}]"
-        if not check.keys(entry, path, {"slug", "name"}, {"timezone", "description"}):
-            continue
+    for path, entry in check.entries(entries, "sites"):
         slug = check.slug(entry["slug"], f"{path}.slug")
         check.declared["site"].add(entry["slug"])
         tz = entry.get("timezone", "UTC")
@@ -168,13 +205,12 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
                     "description": entry.get("description", ""),
                 },
             )
+    return sites
 
+
+def _load_pools(check: _Checker, entries: list, sites: dict[str, Site]) -> dict[str, Pool]:
     pools = {p.slug: p for p in Pool.objects.all()}
-    for i, entry in enumerate(sections["pools"]):
-        path = f"pools[{i}]"
-        optional = {"adapter", "adapter_settings", "enabled", "description"}
-        if not check.keys(entry, path, {"slug", "site", "kind", "capacity"}, optional):
-            continue
+    for path, entry in check.entries(entries, "pools"):
         slug = check.slug(entry["slug"], f"{path}.slug")
         check.declared["pool"].add(entry["slug"])
         site = check.known(sites, entry["site"], f"{path}.site", "site")
@@ -202,11 +238,11 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
                     **{d: capacity.get(d, 0) for d in DIMENSIONS},
                 },
             )
+    return pools
 
-    for i, entry in enumerate(sections["capacity_changes"]):
-        path = f"capacity_changes[{i}]"
-        if not check.keys(entry, path, {"pool", "start", "capacity"}, {"end", "reason"}):
-            continue
+
+def _load_capacity_changes(check: _Checker, entries: list, pools: dict[str, Pool]) -> None:
+    for path, entry in check.entries(entries, "capacity_changes"):
         pool = check.known(pools, entry["pool"], f"{path}.pool", "pool")
         start = check.instant(entry["start"], f"{path}.start")
         end = check.instant(entry["end"], f"{path}.end") if entry.get("end") else None
@@ -224,10 +260,11 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
                 },
             )
 
-    for i, entry in enumerate(sections["datasets"]):
-        path = f"datasets[{i}]"
-        if not check.keys(entry, path, {"slug", "size_gib"}, {"name", "replicas"}):
-            continue
+
+def _load_datasets(
+    check: _Checker, entries: list, sites: dict[str, Site], pools: dict[str, Pool]
+) -> None:
+    for path, entry in check.entries(entries, "datasets"):
         slug = check.slug(entry["slug"], f"{path}.slug")
         size = entry["size_gib"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
@@ -241,32 +278,39 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
         dataset, _ = Dataset.objects.update_or_create(
             slug=slug, defaults={"size_gib": size, "name": entry.get("name", "")}
         )
-        for j, replica in enumerate(replicas):
-            rpath = f"{path}.replicas[{j}]"
-            if not check.keys(replica, rpath, {"site", "staging_gib_per_hour"}, {"data_pool"}):
-                continue
-            site = check.known(sites, replica["site"], f"{rpath}.site", "site")
-            rate = replica["staging_gib_per_hour"]
-            if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
-                check.fail(f"{rpath}.staging_gib_per_hour", f"{rate!r} is not a positive number")
-            data_pool = None
-            if replica.get("data_pool"):
-                data_pool = pools.get(replica["data_pool"])
-                if data_pool is None or data_pool.kind != PoolKind.DATA:
-                    check.fail(f"{rpath}.data_pool", f"{replica['data_pool']!r} is no data pool")
-                elif data_pool.site_id != (site and site.id):
-                    check.fail(f"{rpath}.data_pool", "must be at the replica's site")
-            if site and not check.errors:
-                DatasetReplica.objects.update_or_create(
-                    dataset=dataset,
-                    site=site,
-                    defaults={"staging_gib_per_hour": rate, "data_pool": data_pool},
-                )
+        for rpath, replica in check.entries(replicas, "replicas", under=path):
+            _load_replica(check, rpath, replica, dataset, sites, pools)
 
-    for i, entry in enumerate(sections["templates"]):
-        path = f"templates[{i}]"
-        if not check.keys(entry, path, {"slug", "name", "request"}, {"description"}):
-            continue
+
+def _load_replica(
+    check: _Checker,
+    path: str,
+    replica: dict,
+    dataset: Dataset,
+    sites: dict[str, Site],
+    pools: dict[str, Pool],
+) -> None:
+    site = check.known(sites, replica["site"], f"{path}.site", "site")
+    rate = replica["staging_gib_per_hour"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+        check.fail(f"{path}.staging_gib_per_hour", f"{rate!r} is not a positive number")
+    data_pool = None
+    if replica.get("data_pool"):
+        data_pool = pools.get(replica["data_pool"])
+        if data_pool is None or data_pool.kind != PoolKind.DATA:
+            check.fail(f"{path}.data_pool", f"{replica['data_pool']!r} is no data pool")
+        elif data_pool.site_id != (site and site.id):
+            check.fail(f"{path}.data_pool", "must be at the replica's site")
+    if site and not check.errors:
+        DatasetReplica.objects.update_or_create(
+            dataset=dataset,
+            site=site,
+            defaults={"staging_gib_per_hour": rate, "data_pool": data_pool},
+        )
+
+
+def _load_templates(check: _Checker, entries: list) -> None:
+    for path, entry in check.entries(entries, "templates"):
         slug = check.slug(entry["slug"], f"{path}.slug")
         if not isinstance(entry["request"], dict):
             check.fail(f"{path}.request", "must be an object (a request, DESIGN §4)")
@@ -280,16 +324,42 @@ def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
                 },
             )
 
-    for i, entry in enumerate(sections["leases"]):
-        _load_lease(check, f"leases[{i}]", entry, pools)
 
-    return {key: len(value) for key, value in sections.items()}
+@dataclass(frozen=True)
+class _LoadedAllocation:
+    pool: Pool
+    amounts: dict[str, int]
+    start: datetime | None
+    end: datetime | None
+    component: str
+    replica: int
 
 
-def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) -> None:
-    required = {"owner", "phase", "start", "end", "allocations"}
-    if not check.keys(entry, path, required, {"id", "name", "expires", "preparation_start"}):
+def _load_lease(check: _Checker, path: str, entry: dict, pools: dict[str, Pool]) -> None:
+    start, end, expires, lease_id = _lease_header(check, path, entry)
+    rows = _lease_allocations(check, path, entry["allocations"], pools, start, end)
+    sites = {row.pool.site_id for row in rows}
+    if len(sites) > 1:
+        check.fail(f"{path}.allocations", "all allocations of a lease must be at one site")
+    if check.errors or not (start and end):
         return
+    prep = min([start, *(row.start for row in rows)])
+    if "preparation_start" in entry:
+        prep = check.instant(entry["preparation_start"], f"{path}.preparation_start") or prep
+    fields = {
+        "phase": entry["phase"],
+        "name": entry.get("name", ""),
+        "site_id": sites.pop(),
+        "start": start,
+        "end": end,
+        "preparation_start": prep,
+        "expires": expires,
+    }
+    _lease_write(lease_id=lease_id, owner_name=entry["owner"], fields=fields, rows=rows)
+
+
+def _lease_header(check: _Checker, path: str, entry: dict) -> tuple:
+    """(start, end, expires, id) of a lease entry, each None where it is not good."""
     if entry["phase"] not in Phase.values:
         check.fail(f"{path}.phase", f"{entry['phase']!r} is not a lease phase")
     start = check.instant(entry["start"], f"{path}.start")
@@ -308,47 +378,53 @@ def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) 
     owner_name = entry["owner"]
     if not isinstance(owner_name, str) or not owner_name:
         check.fail(f"{path}.owner", "must be a user name")
-    allocations = entry["allocations"]
+    return start, end, expires, lease_id
+
+
+def _lease_allocations(
+    check: _Checker,
+    path: str,
+    allocations: Any,
+    pools: dict[str, Pool],
+    start: datetime | None,
+    end: datetime | None,
+) -> list[_LoadedAllocation]:
+    """The good allocations of a lease entry; an interval left out is the lease's."""
     if not isinstance(allocations, list) or not allocations:
         check.fail(f"{path}.allocations", "must be a non-empty list")
-        allocations = []
-    rows, sites = [], set()
-    for j, alloc in enumerate(allocations):
-        apath = f"{path}.allocations[{j}]"
-        optional = {"start", "end", "component", "replica"}
-        if not check.keys(alloc, apath, {"pool", "amounts"}, optional):
-            continue
+        return []
+    rows = []
+    for apath, alloc in check.entries(allocations, "allocations", under=path):
         pool = check.known(pools, alloc["pool"], f"{apath}.pool", "pool")
         if pool is None:
             continue
-        sites.add(pool.site_id)
         amounts = check.amounts(alloc["amounts"], f"{apath}.amounts", pool.kind)
         a_start = check.instant(alloc["start"], f"{apath}.start") if "start" in alloc else start
         a_end = check.instant(alloc["end"], f"{apath}.end") if "end" in alloc else end
         if a_start and a_end and a_end <= a_start:
             check.fail(f"{apath}.end", "must be after the start")
         rows.append(
-            (pool, amounts, a_start, a_end, alloc.get("component", ""), alloc.get("replica", 0))
+            _LoadedAllocation(
+                pool, amounts, a_start, a_end, alloc.get("component", ""), alloc.get("replica", 0)
+            )
         )
-    if len(sites) > 1:
-        check.fail(f"{path}.allocations", "all allocations of a lease must be at one site")
-    if check.errors or not (start and end):
-        return
-    prep = min([start, *(r[2] for r in rows)])
-    if "preparation_start" in entry:
-        prep = check.instant(entry["preparation_start"], f"{path}.preparation_start") or prep
+    return rows
+
+
+def _lease_write(
+    *, lease_id: uuid.UUID | None, owner_name: str, fields: dict, rows: list[_LoadedAllocation]
+) -> None:
+    """The lease as its phase leaves it (lifecycle.lease_loaded_fields), its allocations
+    replaced, and an event saying it came from a file."""
     owner, _ = get_user_model().objects.get_or_create(username=owner_name)
     fields = {
         "owner": owner,
-        "phase": entry["phase"],
-        "name": entry.get("name", ""),
-        "site_id": sites.pop(),
-        "start": start,
-        "end": end,
-        "preparation_start": prep,
-        "expires": expires,
+        **fields,
         **lease_loaded_fields(
-            phase=entry["phase"], preparation_start=prep, end=end, now=timezone.now()
+            phase=fields["phase"],
+            preparation_start=fields["preparation_start"],
+            end=fields["end"],
+            now=timezone.now(),
         ),
     }
     if lease_id:
@@ -359,13 +435,13 @@ def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) 
     Allocation.objects.bulk_create(
         Allocation(
             lease=lease,
-            pool=pool,
-            component=component,
-            replica=replica,
-            period=DateTimeTZRange(a_start, a_end, "[)"),
-            **{d: amounts.get(d, 0) for d in DIMENSIONS},
+            pool=row.pool,
+            component=row.component,
+            replica=row.replica,
+            period=DateTimeTZRange(row.start, row.end, "[)"),
+            **{d: row.amounts.get(d, 0) for d in DIMENSIONS},
         )
-        for pool, amounts, a_start, a_end, component, replica in rows
+        for row in rows
     )
     LeaseEvent.objects.create(
         lease=lease,
@@ -373,10 +449,6 @@ def _load_lease(check: _Checker, path: str, entry: Any, pools: dict[str, Pool]) 
         actor_kind=ActorKind.OPERATOR,
         message="loaded from a capacity file" if created else "updated from a capacity file",
     )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def capacity_file_dump() -> dict[str, list]:
@@ -402,8 +474,8 @@ def capacity_file_dump() -> dict[str, list]:
         "capacity_changes": [
             {
                 "pool": c.pool.slug,
-                "start": _iso(c.start),
-                "end": _iso(c.end),
+                "start": iso(c.start),
+                "end": iso(c.end) if c.end else None,
                 "capacity": c.capacity(),
                 "reason": c.reason,
             }
@@ -435,16 +507,16 @@ def capacity_file_dump() -> dict[str, list]:
                 "owner": lease.owner.username,
                 "phase": lease.phase,
                 "name": lease.name,
-                "start": _iso(lease.start),
-                "end": _iso(lease.end),
-                "preparation_start": _iso(lease.preparation_start),
-                **({"expires": _iso(lease.expires)} if lease.expires else {}),
+                "start": iso(lease.start),
+                "end": iso(lease.end),
+                "preparation_start": iso(lease.preparation_start),
+                **({"expires": iso(lease.expires)} if lease.expires else {}),
                 "allocations": [
                     {
                         "pool": a.pool.slug,
                         "amounts": a.amounts(nonzero=True),
-                        "start": _iso(a.start),
-                        "end": _iso(a.end),
+                        "start": iso(a.start),
+                        "end": iso(a.end),
                         "component": a.component,
                         "replica": a.replica,
                     }

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from bookings.domain.capacity_file import capacity_file_dump
+from resources.domain.capacity_file import capacity_file_dump
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.errors import DomainError
+from resources.domain.capacity_file import capacity_file_load
 
 
 class Command(BaseCommand):

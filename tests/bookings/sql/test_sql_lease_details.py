@@ -4,12 +4,12 @@ import pytest
 from django.db.models import prefetch_related_objects
 
 from bookings.choices import ActorKind
-from bookings.domain.capacity_file import capacity_file_load
 from bookings.domain.leases import lease_accept
 from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.selectors import LEASE_DETAILS, lease_details_load
 from bookings.domain.sql.lease_details import RELATIONS, lease_details_rows
 from bookings.models import Lease, LeaseEvent
+from resources.domain.capacity_file import capacity_file_load
 from tests.api.apidata import CAPACITY, worker_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]

@@ -46,7 +46,7 @@ from django.db.models import Count
 from bookings.choices import FINAL_PHASES, ActorKind, Phase
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.models import Site
-from tests.lifecycle.lifecycle_support import Cluster, database_url, make_pool
+from tests.bookings.lifecycle.lifecycle_support import Cluster, database_url, make_pool
 
 RESULTS = Path(__file__).resolve().parent / "results" / "lifecycle.json"
 # Adapter calls mostly wait (here: sleep), so the pool is sized for waiting, not for the cores.

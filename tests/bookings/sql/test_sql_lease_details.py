@@ -10,7 +10,7 @@ from bookings.domain.selectors import LEASE_DETAILS, lease_details_load
 from bookings.domain.sql.lease_details import RELATIONS, lease_details_rows
 from bookings.models import Lease, LeaseEvent
 from resources.domain.capacity_file import capacity_file_load
-from tests.api.apidata import CAPACITY, worker_request
+from tests.bookings.api.apidata import CAPACITY, worker_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

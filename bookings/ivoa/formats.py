@@ -1,8 +1,10 @@
-"""JSON and YAML both ways for the IVOA interface (DESIGN §7), and its problem answers.
+"""JSON and YAML both ways for the IVOA interface (DESIGN §7): DRF parsers, renderers and the
+content negotiation that picks them.
 
-The request's Content-Type picks the parser, its Accept header the output; when neither says,
-we speak YAML (the IVOA clients' default). Problems are RFC 9457, in the format negotiated:
-`application/problem+json`, or the same fields as `application/problem+yaml`.
+The request's Content-Type picks the parser, its Accept header the renderer; when neither says,
+we speak YAML (the IVOA clients' default). Problems (bookings.ivoa.exceptions) are rendered in
+the negotiated format too: `application/problem+json`, or the same fields as
+`application/problem+yaml`.
 
 Parsing is bounded, so one body cannot hold a worker for long: at most MAX_BODY_BYTES, YAML
 composed from libyaml's events with at most MAX_NODES nodes, MAX_DEPTH levels and no aliases,
@@ -14,8 +16,11 @@ import math
 from typing import Any
 
 import yaml
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import APIException
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
 from yaml.cyaml import CParser
 
 from bookings.domain.errors import FieldError
@@ -29,7 +34,6 @@ _YAML_TYPES = {YAML, "application/x-yaml", "text/yaml", "text/x-yaml", PROBLEM_Y
 # What a client sends when it does not say: no header; text/plain, which wsgiref (runserver)
 # reports for a missing header; curl's default for `-d @file`.
 _UNSAID_TYPES = {"", "text/plain", "application/x-www-form-urlencoded"}
-PROBLEM_TYPE = "urn:whencanidothis:problem:"
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_NODES = 10_000  # an IVOA request has about a hundred
@@ -37,17 +41,17 @@ MAX_DEPTH = 32
 MAX_DIGITS = 64
 
 
-class FormatError(Exception):
-    """The body or the headers cannot be understood; `status` is 400, 406, 413 or 415, and
+class FormatError(APIException):
+    """The body or the headers cannot be understood; `status_code` is 400, 406, 413 or 415, and
     `errors` lists the places in the document (FieldError) when there are some."""
 
     def __init__(
         self, status: int, title: str, detail: str, errors: list[FieldError] | None = None
     ) -> None:
         super().__init__(detail)
-        self.status = status
+        self.status_code = status
+        self.code = "too-large" if status == 413 else "bad-format"
         self.title = title
-        self.detail = detail
         self.errors = errors or []
 
 
@@ -182,7 +186,7 @@ def _media_type(value: str) -> str:
     return value.split(";", 1)[0].strip().lower()
 
 
-def request_format(request: HttpRequest) -> str:
+def request_format(request: Request) -> str:
     """The format of the request body: JSON or YAML (YAML when the client does not say)."""
     media = _media_type(request.META.get("CONTENT_TYPE", ""))
     if media in _UNSAID_TYPES or media in _YAML_TYPES or media.endswith("+yaml"):
@@ -196,7 +200,7 @@ def request_format(request: HttpRequest) -> str:
     )
 
 
-def response_format(request: HttpRequest) -> str:
+def response_format(request: Request) -> str:
     """What the client accepts (q-values honoured); without a preference, the format it sent
     (JSON for a JSON body), else YAML."""
     try:
@@ -216,32 +220,47 @@ def response_format(request: HttpRequest) -> str:
     return JSON if chosen in _JSON_TYPES else YAML
 
 
-def problem_format(request: HttpRequest) -> str:
-    """The format for a problem: the negotiated one, JSON when nothing acceptable is left."""
+class IvoaContentNegotiation(BaseContentNegotiation):
+    """The parser by Content-Type, the renderer by Accept, as `request_format` and
+    `response_format` say (DRF's own ignores q-values and knows nothing of YAML's spellings).
+    A refusal is a FormatError (415, 406); DRF then renders the problem with the first
+    renderer, JSON."""
+
+    def select_parser(self, request, parsers):
+        fmt = request_format(request)
+        return next(parser for parser in parsers if parser.media_type == fmt)
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        fmt = response_format(request)
+        renderer = next(renderer for renderer in renderers if renderer.media_type == fmt)
+        return renderer, renderer.media_type
+
+
+def _content_length(request: Request | None) -> int:
     try:
-        return response_format(request)
-    except FormatError:
-        return JSON
+        return int((request.META.get("CONTENT_LENGTH") if request else None) or 0)
+    except ValueError:
+        raise FormatError(400, "Bad Content-Length.", "It must be a whole number.") from None
 
 
-def _body_text(request: HttpRequest) -> str:
+def _body_text(stream, request: Request | None) -> str:
+    """At most MAX_BODY_BYTES of the body (a longer one is refused before it is read), as text."""
     too_large = FormatError(
         413, "The body is too large.", f"Send at most {MAX_BODY_BYTES // 1024} KiB."
     )
-    try:
-        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
-            raise too_large
-        body = request.body
-    except RequestDataTooBig:
-        raise too_large from None
-    except ValueError:
-        raise FormatError(400, "Bad Content-Length.", "It must be a whole number.") from None
+    if _content_length(request) > MAX_BODY_BYTES:
+        raise too_large
+    body = stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise too_large
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise FormatError(400, "The body is not UTF-8.", str(error)) from None
+
+
+def _empty() -> FormatError:
+    return FormatError(400, "The request body is empty.", "Send a JSON or YAML document.")
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict:
@@ -256,31 +275,59 @@ def _json_int(text: str) -> Any:
     return _LongNumber(len(text)) if len(text) > MAX_DIGITS else int(text)
 
 
-def parse_body(request: HttpRequest) -> Any:
+class _DocumentParser(BaseParser):
     """The body as plain data. FormatError 400 (with line and column, or the paths at fault)
     if it does not parse or breaks a limit; 413 above MAX_BODY_BYTES."""
-    fmt = request_format(request)
-    text = _body_text(request)
-    if not text.strip():
-        raise FormatError(400, "The request body is empty.", "Send a JSON or YAML document.")
-    try:
-        if fmt == JSON:
-            data = json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int)
-        else:
-            data = _Loader(text).get_single_data()
-    except json.JSONDecodeError as error:
-        raise FormatError(400, "The body is not valid JSON.", str(error)) from None
-    except _LimitError as error:
-        errors = [FieldError(error.path, error.message)]
-        raise FormatError(400, "The body is not valid.", error.message, errors) from None
-    except yaml.YAMLError as error:
-        raise FormatError(400, "The body is not valid YAML.", str(error)) from None
-    except RecursionError:
-        raise FormatError(400, "The body is not valid.", "It is nested too deeply.") from None
-    errors = document_errors(data)
-    if errors:
-        detail = "; ".join(f"{e.path or '(document)'}: {e.message}" for e in errors[:10])
-        raise FormatError(400, "The body is not valid.", detail, errors)
+
+    def parse(self, stream, media_type=None, parser_context=None) -> Any:
+        text = _body_text(stream, (parser_context or {}).get("request"))
+        if not text.strip():
+            raise _empty()
+        try:
+            data = self.load(text)
+        except RecursionError:
+            raise FormatError(400, "The body is not valid.", "It is nested too deeply.") from None
+        errors = document_errors(data)
+        if errors:
+            detail = "; ".join(f"{e.path or '(document)'}: {e.message}" for e in errors[:10])
+            raise FormatError(400, "The body is not valid.", detail, errors)
+        return data
+
+    def load(self, text: str) -> Any:
+        raise NotImplementedError
+
+
+class JsonParser(_DocumentParser):
+    media_type = JSON
+
+    def load(self, text: str) -> Any:
+        try:
+            return json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int)
+        except json.JSONDecodeError as error:
+            raise FormatError(400, "The body is not valid JSON.", str(error)) from None
+
+
+class YamlParser(_DocumentParser):
+    media_type = YAML
+
+    def load(self, text: str) -> Any:
+        try:
+            return _Loader(text).get_single_data()
+        except _LimitError as error:
+            errors = [FieldError(error.path, error.message)]
+            raise FormatError(400, "The body is not valid.", error.message, errors) from None
+        except yaml.YAMLError as error:
+            raise FormatError(400, "The body is not valid YAML.", str(error)) from None
+
+
+def document(request: Request) -> Any:
+    """`request.data`, refusing an empty body: DRF gives a body of length 0 (or of a length it
+    cannot read) to no parser, so the checks a parser makes first are made here."""
+    data = request.data
+    if request.stream is None:
+        request.negotiator.select_parser(request, request.parsers)  # 415 before "empty"
+        _content_length(request)
+        raise _empty()
     return data
 
 
@@ -300,63 +347,62 @@ def document_errors(data: Any) -> list[FieldError]:
         if len(path) > MAX_DEPTH:
             errors.append(FieldError(_path(path), f"is nested more than {MAX_DEPTH} deep"))
             continue
-        if isinstance(value, _LongNumber):
-            message = f"is a number of {value.digits} digits; at most {MAX_DIGITS} are read"
-            errors.append(FieldError(_path(path), message))
-        elif isinstance(value, float) and not math.isfinite(value):
-            errors.append(FieldError(_path(path), "must be a finite number"))
-        elif isinstance(value, str) and "\x00" in value:
-            errors.append(FieldError(_path(path), "may not contain NUL (\\u0000)"))
-        elif isinstance(value, dict):
-            for key in getattr(value, "twice", ()):
-                errors.append(FieldError(_path([*path, key]), "is given twice"))
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    kind = "a number" if isinstance(key, int | float | _LongNumber) else "not text"
-                    message = f"keys must be strings; this one is {kind}"
-                    errors.append(FieldError(_path([*path, _key_text(key)]), message))
-                elif "\x00" in key:
-                    message = "keys may not contain NUL (\\u0000)"
-                    errors.append(FieldError(_path([*path, key.replace("\x00", "")]), message))
-                stack.append(([*path, _key_text(key)], item))
+        errors += _value_errors(path, value)
+        if isinstance(value, dict):
+            errors += _key_errors(path, value)
+            stack.extend(([*path, _key_text(key)], item) for key, item in value.items())
         elif isinstance(value, list):
             stack.extend(([*path, i], item) for i, item in enumerate(value))
     return sorted(errors, key=lambda e: e.path)
 
 
-def render(data: Any, *, fmt: str, status: int = 200, headers: dict | None = None) -> HttpResponse:
-    if fmt == JSON:
-        body = json.dumps(data, indent=2, ensure_ascii=False)
-    else:
-        body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-    return HttpResponse(
-        body, status=status, content_type=f"{fmt}; charset=utf-8", headers=headers or {}
-    )
+def _value_errors(path: list, value: Any) -> list[FieldError]:
+    if isinstance(value, _LongNumber):
+        message = f"is a number of {value.digits} digits; at most {MAX_DIGITS} are read"
+        return [FieldError(_path(path), message)]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [FieldError(_path(path), "must be a finite number")]
+    if isinstance(value, str) and "\x00" in value:
+        return [FieldError(_path(path), "may not contain NUL (\\u0000)")]
+    return []
 
 
-def problem(
-    *,
-    status: int,
-    code: str,
-    title: str,
-    fmt: str = JSON,
-    detail: str = "",
-    errors: list[dict] | None = None,
-    headers: dict | None = None,
-    **extra: Any,
-) -> HttpResponse:
-    """An RFC 9457 problem; `errors` lists {path, message} (paths in the IVOA document)."""
-    body = {
-        "type": PROBLEM_TYPE + code,
-        "title": title,
-        "status": status,
-        "detail": detail or title,
-        "errors": errors or [],
-        **extra,
-    }
-    if fmt == JSON:
-        text, media = json.dumps(body, ensure_ascii=False), PROBLEM_JSON
-    else:
-        text = yaml.dump(body, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
-        media = PROBLEM_YAML
-    return HttpResponse(text, status=status, content_type=media, headers=headers or {})
+def _key_errors(path: list, value: dict) -> list[FieldError]:
+    errors = [
+        FieldError(_path([*path, key]), "is given twice") for key in getattr(value, "twice", ())
+    ]
+    for key in value:
+        if not isinstance(key, str):
+            kind = "a number" if isinstance(key, int | float | _LongNumber) else "not text"
+            message = f"keys must be strings; this one is {kind}"
+            errors.append(FieldError(_path([*path, _key_text(key)]), message))
+        elif "\x00" in key:
+            message = "keys may not contain NUL (\\u0000)"
+            errors.append(FieldError(_path([*path, key.replace("\x00", "")]), message))
+    return errors
+
+
+class _DocumentRenderer(BaseRenderer):
+    charset = "utf-8"
+    problem_media_type = ""  # what a problem is sent as (bookings.ivoa.exceptions)
+
+
+class JsonRenderer(_DocumentRenderer):
+    media_type = JSON
+    problem_media_type = PROBLEM_JSON
+    format = "json"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        response = (renderer_context or {}).get("response")
+        # documents are indented for the people who read them; a problem is one line, for logs
+        indent = None if response is not None and response.status_code >= 400 else 2
+        return json.dumps(data, indent=indent, ensure_ascii=False).encode()
+
+
+class YamlRenderer(_DocumentRenderer):
+    media_type = YAML
+    problem_media_type = PROBLEM_YAML
+    format = "yaml"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()

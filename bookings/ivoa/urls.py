@@ -6,9 +6,9 @@ from django.urls import re_path
 from bookings.ivoa import views
 
 urlpatterns = [
-    re_path(r"^offersets/?$", views.offerset_create, name="ivoa-offersets"),
-    re_path(r"^offersets/(?P<uuid>[^/]+)/?$", views.offerset_detail, name="ivoa-offerset"),
-    re_path(r"^sessions/(?P<uuid>[^/]+)/?$", views.session_detail, name="ivoa-session"),
-    re_path(r"^direct/?$", views.direct, name="ivoa-direct"),
-    re_path(r"^[\s\S]*$", views.not_found, name="ivoa-not-found"),
+    re_path(r"^offersets/?$", views.OfferSets.as_view(), name="ivoa-offersets"),
+    re_path(r"^offersets/(?P<uuid>[^/]+)/?$", views.OfferSet.as_view(), name="ivoa-offerset"),
+    re_path(r"^sessions/(?P<uuid>[^/]+)/?$", views.Session.as_view(), name="ivoa-session"),
+    re_path(r"^direct/?$", views.Direct.as_view(), name="ivoa-direct"),
+    re_path(r"^[\s\S]*$", views.NotFound.as_view(), name="ivoa-not-found"),
 ]

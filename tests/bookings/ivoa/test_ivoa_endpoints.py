@@ -116,6 +116,31 @@ def test_a_logged_in_session_works_and_its_posts_need_the_csrf_token(
     assert client.get(created["Location"]).status_code == 200
 
 
+@pytest.mark.parametrize("media", ["json", "yaml"])
+def test_refusals_before_the_view_are_problems_as_negotiated(capacity, user, media):
+    """DRF's authentication refuses these before the view runs: still problems, in the
+    format asked for, with the token scheme named on a 401."""
+    session = Client(enforce_csrf_checks=True)
+    session.force_login(user)
+    refusals = [
+        (Client(), 401, "not-authenticated"),
+        (Client(headers={"Authorization": "Token not-a-key"}), 401, "not-authenticated"),
+        (session, 403, "csrf-failed"),
+    ]
+    for client, status, code in refusals:
+        response = post_yaml(
+            client, "/ivoa/offersets", notebook(), HTTP_ACCEPT=f"application/{media}"
+        )
+
+        assert (response.status_code, response["Content-Type"]) == (
+            status,
+            f"application/problem+{media}",
+        )
+        assert load(response)["type"] == PROBLEM + code
+        assert response.get("WWW-Authenticate") == ("Token" if status == 401 else None)
+    assert OfferSet.objects.count() == 0
+
+
 def test_other_users_see_nothing_and_staff_see_all(ivoa, other_user, staff):
     body = load(post_yaml(ivoa, "/ivoa/offersets", notebook()))
     session = body["offers"][0]["meta"]["url"]

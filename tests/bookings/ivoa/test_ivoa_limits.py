@@ -11,6 +11,7 @@ import pytest
 import yaml
 from django.test import override_settings
 
+from bookings.api.exceptions import PROBLEM_TYPE
 from bookings.ivoa import formats
 from bookings.models import OfferSet
 from tests.bookings.ivoa.ivoadata import example, example_names, example_text
@@ -270,7 +271,7 @@ def test_unmatched_ivoa_paths_are_404_problems_as_negotiated(ivoa, path, method,
     response = getattr(ivoa, method)(path, HTTP_ACCEPT=media)
 
     body = assert_problem(response, 404, media=media)
-    assert body["type"] == formats.PROBLEM_TYPE + "not-found"
+    assert body["type"] == PROBLEM_TYPE + "not-found"
 
 
 @pytest.mark.parametrize(
@@ -331,6 +332,6 @@ def test_redis_down_is_a_503_problem_with_retry_after_quickly(ivoa, settings):
 
         body = assert_problem(response, 503, media=media)
         assert int(response["Retry-After"]) > 0
-        assert body["type"] == formats.PROBLEM_TYPE + "dependency-unavailable"
+        assert body["type"] == PROBLEM_TYPE + "dependency-unavailable"
         assert elapsed < 2, elapsed
     assert OfferSet.objects.count() == 0

@@ -1,9 +1,9 @@
 """Unit tests of the IVOA translation and formats: pure functions, no database."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.test import RequestFactory
 
 from bookings.domain.errors import DomainError, FieldError
 from bookings.ivoa import formats, translate
@@ -328,13 +328,9 @@ def test_schedule_of_a_lease():
 
 
 def test_yaml_keeps_no_and_instants_as_text():
-    request = RequestFactory().post(
-        "/ivoa/offersets",
-        "result: NO\nstart: 2026-12-01T08:00:00Z\nflag: yes\nreal: true\n",
-        content_type="application/yaml",
-    )
+    body = io.BytesIO(b"result: NO\nstart: 2026-12-01T08:00:00Z\nflag: yes\nreal: true\n")
 
-    assert formats.parse_body(request) == {
+    assert formats.YamlParser().parse(body) == {
         "result": "NO",
         "start": "2026-12-01T08:00:00Z",
         "flag": "yes",
@@ -345,9 +341,9 @@ def test_yaml_keeps_no_and_instants_as_text():
 def test_yaml_output_has_no_aliases_and_quotes_no():
     part = {"start": "2026-12-01T08:00:00Z"}
 
-    response = formats.render({"a": part, "b": part, "result": "NO"}, fmt=formats.YAML)
+    text = formats.YamlRenderer().render({"a": part, "b": part, "result": "NO"})
 
-    assert response.content.decode() == (
+    assert text.decode() == (
         "a:\n  start: '2026-12-01T08:00:00Z'\nb:\n  start: '2026-12-01T08:00:00Z'\nresult: 'NO'\n"
     )
 

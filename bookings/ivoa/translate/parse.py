@@ -1,8 +1,8 @@
-"""IVOA ExecutionBroker documents ⇄ our booking model (DESIGN §4, §7). Pure functions.
+"""IVOA offer-set requests and session updates → our request dict and phases (DESIGN §4, §7).
 
-Requests: an offer-set request (the newest Calycopis `kind` + `meta` form; the older `type`,
-top-level `name`, `computer` and `resources: {compute: [..], storage, data}` spellings are
-accepted too) becomes our request dict (`bookings.domain.requests`):
+An offer-set request (the newest Calycopis `kind` + `meta` form; the older `type`, top-level
+`name`, `computer` and `resources: {compute: [..], storage, data}` spellings are accepted too)
+becomes our request dict (`bookings.domain.requests`):
 
 - `compute` (one simple compute resource) → component "compute": `cores` → cores,
   `memory` (GiB) → memory_gib; a number or {min, max}; only `max` → min 1; missing → 2 / 2 GiB,
@@ -20,65 +20,29 @@ accepted too) becomes our request dict (`bookings.domain.requests`):
   `executable` under "ivoa", so sessions render it back and adapters see what to run.
 
 Every problem is reported with its path in the IVOA document (`compute.cores.min`).
-Rendering: an offer set and its leases → an execution offer set; a lease → a scheduled
-execution session, whichever interface booked it.
 """
 
-import re
-import uuid
-from collections.abc import Callable, Collection, Iterable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Collection
+from datetime import UTC, date, datetime
 from typing import Any
 
-from bookings.choices import FINAL_PHASES, Phase, can_transition
 from bookings.domain import policy
 from bookings.domain.errors import DomainError, FieldError, FieldErrors
-from bookings.domain.isotime import parse_duration, parse_instant
-
-EB = "https://www.purl.org/ivoa.net/EB/schema/v1.0/types"
-OFFERSET_KIND = f"{EB}/offerset/execution-offerset-1.0"
-SESSION_KIND = f"{EB}/session/scheduled-execution-session-1.0"
-ENUM_UPDATE = "uri:enum-value-update"
-ENUM_OPTION = "uri:enum-value-option"
-UPDATABLE_PHASES = (Phase.ACCEPTED, Phase.REJECTED, Phase.CANCELLED)
-
-DEFAULT_CORES = 2
-DEFAULT_MEMORY_GIB = 2
-DEFAULT_DURATION = "PT4H"
-DEFAULT_COMPUTE = "Default compute resource"  # the prototype's name for it
-NO_NAME = "no-name"  # the prototype's name for an unnamed offer set
-GIB = 1024**3
-MAX_PARTS = policy.MAX_COMPONENTS  # per list (storage, data, volumes)
-
-# The type names each slot accepts, spelled as we write them back.
-KINDS = {
-    "executable": ("docker-container", "jupyter-notebook", "singularity-container"),
-    "compute": ("simple-compute-resource",),
-    "storage": ("simple-storage-resource",),
-    "data": (
-        "simple-data-resource",
-        "S3-data-resource",
-        "rucio-data-resource",
-        "ivoa-data-resource",
-        "skao-data-resource",
-    ),
-    "volume": ("simple-volume-mount",),
-}
-_FAMILIES = {
-    "executable": {"executable", "executables"},
-    "compute": {"compute", "computer"},
-    "storage": {"storage"},
-    "data": {"data"},
-    "volume": {"volume"},
-}
-# The type URIs of the drafts: EB/schema[/v1.0]/types[/resources]/<family>/<name>-1.0
-# (standard, older and newest Calycopis) and Calycopis-openapi/.../kinds/<family>/<name>.yaml.
-_KIND_URI = re.compile(
-    r"^https?://www\.purl\.org/ivoa\.net/(?:"
-    r"EB/schema/(?:v1\.0/)?types/(?:resources/)?(?P<f1>[a-z]+)/(?P<n1>[A-Za-z0-9-]+)-1\.0"
-    r"|Calycopis-openapi/schema/v1\.0/kinds/(?P<f2>[a-z]+)/(?P<n2>[A-Za-z0-9-]+)\.yaml"
-    r")$"
+from bookings.domain.isotime import iso, parse_duration, parse_instant
+from bookings.ivoa.translate.vocabulary import (
+    DEFAULT_COMPUTE,
+    DEFAULT_CORES,
+    DEFAULT_DURATION,
+    DEFAULT_MEMORY_GIB,
+    ENUM_UPDATE,
+    GIB,
+    KINDS,
+    MAX_PARTS,
+    UPDATABLE_PHASES,
+    kind_name,
+    kind_uri,
 )
+
 _COMMON_KEYS = {"kind", "type", "meta", "name", "description"}
 _SPEC_KEYS = {
     "docker-container": {"image", "privileged", "command", "entrypoint", "environment", "network"},
@@ -90,6 +54,12 @@ _SPEC_KEYS = {
     "ivoa-data-resource": {"ivoa"},
     "skao-data-resource": {"ivoa", "skao"},
     "simple-volume-mount": {"path", "mode", "cardinality", "resource", "resources"},
+}
+# The fields a slot has beside its kind's own (a data resource names its storage).
+_SLOT_KEYS = {
+    "compute": {"cores", "memory", "volumes"},
+    "storage": {"size", "data", "resources"},
+    "data": {"storage"},
 }
 _REQUEST_KEYS = {
     "meta",
@@ -105,25 +75,6 @@ _REQUEST_KEYS = {
     "resources",
     "costs",
     "metrics",
-}
-# Our reason kinds (engine and offer set) → the message kinds of the standard.
-MESSAGE_KINDS = {
-    "insufficient-capacity": "urn:resource-limit",
-    "busy": "urn:resource-limit",
-    "packing": "urn:resource-limit",
-    "taken": "urn:resource-limit",
-    "no-eligible-pool": "urn:functionality-not-supported",
-    "no-site": "urn:invalid-value",
-    "dataset": "urn:invalid-value",
-    "window": "urn:invalid-value",
-}
-SUGGESTION_KIND = "urn:suggestion"
-_DIMENSION_NAMES = {"cores": "cores", "memory_gib": "memory", "size_gib": "size"}
-_LIFECYCLE = {
-    Phase.OFFERED: "INITIALIZING",
-    Phase.ACCEPTED: "WAITING",
-    Phase.REJECTED: "CANCELLED",
-    Phase.EXPIRED: "CANCELLED",
 }
 
 
@@ -143,27 +94,27 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def kind_name(value: Any, slot: str) -> str | None:
-    """The canonical type name of a kind URI for `slot`, or None if we do not know it."""
-    match = _KIND_URI.match(value) if isinstance(value, str) else None
-    if not match:
-        return None
-    family = match["f1"] or match["f2"]
-    name = (match["n1"] or match["n2"]).lower()
-    if family not in _FAMILIES[slot]:
-        return None
-    return next((k for k in KINDS[slot] if k.lower() == name), None)
-
-
-def kind_uri(slot: str, name: str) -> str:
-    return f"{EB}/{slot}/{name}-1.0"
-
-
 def _component(value: Any, path: str, slot: str, problems: FieldErrors) -> dict | None:
     """The common part of a component: its kind and its name; spec keys checked per kind."""
     if not isinstance(value, dict):
         problems.add(path, "must be an object")
         return None
+    name = _kind(value, path, slot, problems)
+    meta = _meta(value, path, problems)
+    label = _name(meta.get("name", value.get("name")), path, problems)
+    spec_keys = _SPEC_KEYS.get(name, set()) if name else set(value) - _COMMON_KEYS
+    _unknown_fields(value, path, slot, spec_keys, problems)
+    if name is None:
+        return None
+    out = {"kind": name, "name": label, "spec": {k: value[k] for k in spec_keys if k in value}}
+    description = meta.get("description", value.get("description"))
+    if isinstance(description, str):
+        out["description"] = description
+    return out
+
+
+def _kind(value: dict, path: str, slot: str, problems: FieldErrors) -> str | None:
+    """The type name of a component's `kind` (or older `type`) URI, or None if unknown."""
     if "kind" in value and "type" in value and value["kind"] != value["type"]:
         problems.add(_join(path, "type"), "disagrees with kind; give one of them")
     raw_kind = value.get("kind", value.get("type"))
@@ -174,32 +125,35 @@ def _component(value: Any, path: str, slot: str, problems: FieldErrors) -> dict 
         known = ", ".join(kind_uri(slot, k) for k in KINDS[slot])
         message = f"{_shown(raw_kind)} is not a known {slot} kind ({known})"
         problems.add(_join(path, "kind"), message)
+    return name
+
+
+def _meta(value: dict, path: str, problems: FieldErrors) -> dict:
+    """A component's `meta`: the client gives only its name and description."""
     meta = value.get("meta", {})
     if not isinstance(meta, dict):
         problems.add(_join(path, "meta"), "must be an object")
-        meta = {}
+        return {}
     for key in sorted(set(meta) - {"name", "description"}):
         problems.add(_join(path, f"meta.{key}"), "is assigned by the server, not the client")
-    label = meta.get("name", value.get("name"))
+    return meta
+
+
+def _name(label: Any, path: str, problems: FieldErrors) -> str | None:
     longest = policy.MAX_NAME_LENGTH
     if label is not None and (not isinstance(label, str) or not 0 < len(label) <= longest):
         problems.add(_join(path, "meta.name"), f"must be a string of 1 to {longest} characters")
-        label = None
-    spec_keys = _SPEC_KEYS.get(name, set()) if name else set(value) - _COMMON_KEYS
-    extra = {"compute": {"cores", "memory", "volumes"}, "storage": {"size", "data", "resources"}}
-    allowed = _COMMON_KEYS | spec_keys | extra.get(slot, set())
-    if slot == "data":
-        allowed |= {"storage"}
+        return None
+    return label
+
+
+def _unknown_fields(
+    value: dict, path: str, slot: str, spec_keys: set[str], problems: FieldErrors
+) -> None:
+    allowed = _COMMON_KEYS | spec_keys | _SLOT_KEYS.get(slot, set())
     for key in sorted(set(value) - allowed):
         message = "is assigned by the server" if key == "access" else "is not a known field"
         problems.add(_join(path, key), message)
-    if name is None:
-        return None
-    out = {"kind": name, "name": label, "spec": {k: value[k] for k in spec_keys if k in value}}
-    description = meta.get("description", value.get("description"))
-    if isinstance(description, str):
-        out["description"] = description
-    return out
 
 
 def _text(spec: dict, key: str, path: str, problems: FieldErrors) -> None:
@@ -498,20 +452,9 @@ def offerset_request_parse(
         raise DomainError(
             "The offer-set request must be an object.", errors=[FieldError("", "not an object")]
         )
-    for key in sorted(set(data) - _REQUEST_KEYS):
-        problems.add(key, "is not a known field")
-    for key in ("costs", "metrics"):
-        if data.get(key):
-            problems.add(key, "is not supported by this broker")
-    data = _unwrap_resources(data, problems)
-    if "compute" in data and "computer" in data:
-        problems.add("computer", "give compute or computer (its older spelling), not both")
+    data = _request_fields(data, problems)
     compute_key = "computer" if "computer" in data else "compute"
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
-    name = meta.get("name", data.get("name")) or ""
-    if not isinstance(name, str) or len(name) > 200:
-        problems.add("name", "must be a string of at most 200 characters")
-        name = ""
+    name = _request_name(data, problems)
 
     executable = None
     if data.get("executable") is not None:
@@ -519,22 +462,10 @@ def offerset_request_parse(
     compute, amounts = _compute(data.get(compute_key), compute_key, problems)
     data_items = _data_parts(data, datasets, problems)
     storage_items = _storage_parts(data, problems)
-    volume_items = []
-    for i, raw in enumerate(_list(data.get("volumes"), "volumes", problems)):
-        item = _component(raw, f"volumes[{i}]", "volume", problems)
-        if item is not None:
-            item.update(path=f"volumes[{i}]", name=item["name"] or f"volume-{i}")
-            volume_items.append(item)
+    volume_items = _volume_parts(data, problems)
     _check_names(executable, data_items, storage_items, volume_items, problems)
-    declared = {
-        key: {
-            _label(raw, f"{slot}-{i}")
-            for i, raw in enumerate(_list(data.get(key), key, FieldErrors()))
-        }
-        for key, slot in (("data", "data"), ("storage", "storage"), ("volumes", "volume"))
-    }
     items = (data_items, storage_items, volume_items)
-    _check_references(compute_key, compute["volumes"], items, declared, problems)
+    _check_references(compute_key, compute["volumes"], items, _declared(data), problems)
     components = [{"name": "compute", "kind": "compute", "amounts": amounts}]
     paths = {"compute": compute_key}
     _storage_components(storage_items, data_items, components, paths)
@@ -547,26 +478,71 @@ def offerset_request_parse(
         "datasets": sorted({d["dataset"] for d in data_items if d["dataset"]}),
         "duration": duration,
         "max_offers": max_offers,
-        "executable": {
-            "ivoa": {
-                "executable": _stored(executable),
-                "compute": {**_stored(compute), "volumes": compute["volumes"]},
-                "storage": [
-                    {**_stored(s), "data": s["data"], "component": s["component"]}
-                    for s in storage_items
-                ],
-                "data": [
-                    {**_stored(d), "storage": d["storage"], "dataset": d["dataset"]}
-                    for d in data_items
-                ],
-                "volumes": [_stored(v) for v in volume_items],
-                "paths": paths,
-            }
-        },
+        "executable": {"ivoa": _description(executable, compute, items, paths)},
     }
     if start is not None:
         request["start"] = start
     return request, paths
+
+
+def _request_fields(data: dict, problems: FieldErrors) -> dict:
+    """The request's top-level fields checked, and the standard draft's `resources` unwrapped."""
+    for key in sorted(set(data) - _REQUEST_KEYS):
+        problems.add(key, "is not a known field")
+    for key in ("costs", "metrics"):
+        if data.get(key):
+            problems.add(key, "is not supported by this broker")
+    data = _unwrap_resources(data, problems)
+    if "compute" in data and "computer" in data:
+        problems.add("computer", "give compute or computer (its older spelling), not both")
+    return data
+
+
+def _request_name(data: dict, problems: FieldErrors) -> str:
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    name = meta.get("name", data.get("name")) or ""
+    if not isinstance(name, str) or len(name) > 200:
+        problems.add("name", "must be a string of at most 200 characters")
+        return ""
+    return name
+
+
+def _volume_parts(data: dict, problems: FieldErrors) -> list[dict]:
+    items = []
+    for i, raw in enumerate(_list(data.get("volumes"), "volumes", problems)):
+        item = _component(raw, f"volumes[{i}]", "volume", problems)
+        if item is not None:
+            item.update(path=f"volumes[{i}]", name=item["name"] or f"volume-{i}")
+            items.append(item)
+    return items
+
+
+def _declared(data: dict) -> dict[str, set]:
+    """The names of the data, storage and volumes of the request, those with problems too."""
+    return {
+        key: {
+            _label(raw, f"{slot}-{i}")
+            for i, raw in enumerate(_list(data.get(key), key, FieldErrors()))
+        }
+        for key, slot in (("data", "data"), ("storage", "storage"), ("volumes", "volume"))
+    }
+
+
+def _description(executable: dict | None, compute: dict, items: tuple, paths: dict) -> dict:
+    """The IVOA description kept in the request, for sessions and adapters."""
+    data_items, storage_items, volume_items = items
+    return {
+        "executable": _stored(executable),
+        "compute": {**_stored(compute), "volumes": compute["volumes"]},
+        "storage": [
+            {**_stored(s), "data": s["data"], "component": s["component"]} for s in storage_items
+        ],
+        "data": [
+            {**_stored(d), "storage": d["storage"], "dataset": d["dataset"]} for d in data_items
+        ],
+        "volumes": [_stored(v) for v in volume_items],
+        "paths": paths,
+    }
 
 
 def _label(raw: Any, default: str) -> Any:
@@ -604,6 +580,17 @@ def _check_references(compute_key, compute_volumes, items, declared, problems) -
     for name in compute_volumes:
         if name not in declared["volumes"]:
             problems.add(f"{compute_key}.volumes", f"{_shown(name)} is not the name of a volume")
+    _check_storage_links(storage_items, data_items, declared, problems)
+    for v in volume_items:
+        spec = v["spec"]
+        path = f"{v['path']}.resources"
+        for name in _names(spec.get("resources", spec.get("resource")), path, problems):
+            if name not in declared["data"] | declared["storage"]:
+                problems.add(path, f"{_shown(name)} is not a data or storage resource")
+
+
+def _check_storage_links(storage_items, data_items, declared, problems) -> None:
+    """Storage names the data it holds, and data the storage it is in, both ways by name."""
     for s in storage_items:
         for name in s["data"]:
             if name not in declared["data"]:
@@ -613,43 +600,6 @@ def _check_references(compute_key, compute_volumes, items, declared, problems) -
         if d["storage"] is not None and d["storage"] not in declared["storage"]:
             message = f"{d['storage']!r} is not the name of a storage resource"
             problems.add(f"{d['path']}.storage", message)
-    for v in volume_items:
-        spec = v["spec"]
-        path = f"{v['path']}.resources"
-        for name in _names(spec.get("resources", spec.get("resource")), path, problems):
-            if name not in declared["data"] | declared["storage"]:
-                problems.add(path, f"{_shown(name)} is not a data or storage resource")
-
-
-def ivoa_errors(errors: Iterable[FieldError], paths: dict[str, str]) -> list[FieldError]:
-    """Our request's error paths (components[0].amounts.cores.min) in IVOA terms."""
-    names = list(paths)
-    result = []
-    for error in errors:
-        result.append(FieldError(ivoa_path(error.path, names, paths), error.message))
-    return result
-
-
-def ivoa_path(path: str, names: list[str], paths: dict[str, str]) -> str:
-    match = re.match(r"^components\[(\d+)\](.*)$", path)
-    if match:
-        index, rest = int(match[1]), match[2]
-        base = paths[names[index]] if index < len(names) else "compute"
-        for ours, theirs in _DIMENSION_NAMES.items():
-            rest = rest.replace(f".amounts.{ours}", f".{theirs}")
-        rest = rest.replace(".amounts", "").replace(".name", ".meta.name")
-        if base.startswith("data["):  # storage held for a data resource: its skao.datasize
-            rest = rest.replace(".size", ".skao.datasize", 1)
-        return base + rest
-    for ours, theirs in (
-        ("duration", "schedule.requested.duration"),
-        ("start", "schedule.requested.start"),
-        ("datasets", "data"),
-        ("name", "meta.name"),
-    ):
-        if path == ours or path.startswith((f"{ours}.", f"{ours}[")):
-            return theirs + path[len(ours) :]
-    return path
 
 
 def update_parse(data: Any) -> str:
@@ -688,282 +638,3 @@ def update_parse(data: Any) -> str:
         )
     problems.raise_if_any("The update is not valid.")
     return value
-
-
-# --- rendering ---------------------------------------------------------------------------
-
-
-def iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def iso_duration(delta: timedelta) -> str:
-    seconds = max(0, int(delta.total_seconds()))
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (seconds, "S")) if n)
-    text = "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
-    return "PT0S" if text == "P" else text
-
-
-def schedule(preparation_start: datetime, start: datetime, end: datetime) -> dict:
-    return {
-        "preparing": {
-            "start": iso(preparation_start),
-            "duration": iso_duration(start - preparation_start),
-        },
-        "available": {"start": f"{iso(start)}/PT0S", "duration": iso_duration(end - start)},
-        "releasing": {"start": iso(end), "duration": "PT0S"},
-    }
-
-
-def session_options(phase: str) -> list[dict]:
-    values = [p.value for p in UPDATABLE_PHASES if can_transition(phase, p)]
-    return [{"kind": ENUM_OPTION, "path": "phase", "values": values}] if values else []
-
-
-def component_phase(phase: str, *, executable: bool = False) -> str:
-    if phase == Phase.RUNNING and not executable:
-        return Phase.AVAILABLE.value
-    return _LIFECYCLE.get(phase, str(phase))
-
-
-def _part_uuid(lease_id: str, slot: str, name: str) -> str:
-    """Stable ids for the parts of a session (they link data to storage, as the prototype's
-    do); parts are not separately addressable, so they carry no url."""
-    return str(uuid.uuid5(uuid.UUID(lease_id), f"{slot}:{name}"))
-
-
-def _meta(uuid_: str | None, name: str | None, **more: Any) -> dict:
-    meta = {"uuid": uuid_} if uuid_ else {}
-    if name:
-        meta["name"] = name
-    meta.update({k: v for k, v in more.items() if v is not None})
-    return meta
-
-
-def session_render(lease: dict, *, url: Callable[[str, str], str]) -> dict:
-    """A lease (see `bookings.ivoa.selectors.lease_source`) as a scheduled execution session.
-
-    Granted amounts are reported as min = max = what the lease holds: all compute
-    allocations add up to the session's one compute resource."""
-    lid, phase = lease["id"], lease["phase"]
-    whole = schedule(lease["preparation_start"], lease["start"], lease["end"])
-    ivoa = (
-        (lease.get("executable") or {}).get("ivoa")
-        if isinstance(lease.get("executable"), dict)
-        else None
-    )
-    allocations = lease["allocations"]
-    session: dict[str, Any] = {
-        "kind": SESSION_KIND,
-        "meta": _meta(
-            lid,
-            lease["name"],
-            url=url("sessions", lid),
-            created=iso(lease["created"]),
-            options=session_options(phase),
-        ),
-    }
-    if ivoa and ivoa.get("executable"):
-        session["executable"] = _part(ivoa["executable"], "executable", lease, whole)
-    compute = [a for a in allocations if a["kind"] == "compute"]
-    if compute:
-        described = (ivoa or {}).get("compute") or {
-            "kind": "simple-compute-resource",
-            "name": ", ".join(sorted({a["component"] for a in compute})),
-            "spec": {},
-        }
-        sched = schedule(min(a["start"] for a in compute), lease["start"], lease["end"])
-        part = _part(described, "compute", lease, sched)
-        cores = sum(a["amounts"].get("cores", 0) for a in compute)
-        memory = sum(a["amounts"].get("memory_gib", 0) for a in compute)
-        part["cores"] = {"min": cores, "max": cores}
-        part["memory"] = {"min": memory, "max": memory}
-        volumes = {v["name"]: v for v in (ivoa or {}).get("volumes", [])}
-        mounted = [volumes[n] for n in described.get("volumes", []) if n in volumes]
-        if mounted:
-            part["volumes"] = [_part(v, "volume", lease, None) for v in mounted]
-        session["compute"] = part
-
-    storage, data = _storage_and_data(lease, ivoa, whole)
-    if storage:
-        session["storage"] = storage
-    if data:
-        session["data"] = data
-    if lease.get("connectors"):
-        session["connectors"] = [connector_render(c, phase) for c in lease["connectors"]]
-    session["phase"] = str(phase)
-    if lease["expires"] is not None:
-        session["expires"] = iso(lease["expires"])
-    session["schedule"] = whole
-    return session
-
-
-def connector_render(connector: dict, phase: str) -> dict:
-    """An adapter's connector ({kind, url, label}) as a session connector."""
-    if phase in (Phase.AVAILABLE, Phase.RUNNING):
-        status = "AVAILABLE"
-    elif phase in (Phase.RELEASING, *FINAL_PHASES):
-        status = "FINISHED"
-    else:
-        status = "PREPARING"
-    location = str(connector.get("url", ""))
-    return {
-        "kind": str(connector.get("kind", "")),
-        "status": status,
-        "protocol": location.split("://", 1)[0].upper() if "://" in location else "",
-        "location": location,
-    }
-
-
-def _part(item: dict, slot: str, lease: dict, sched: dict | None) -> dict:
-    """One part of a session (executable, compute, storage, data, volume) in the newest form."""
-    name = item["name"]
-    part: dict[str, Any] = {
-        "kind": kind_uri(slot, item["kind"]),
-        "meta": _meta(
-            _part_uuid(lease["id"], slot, name or slot),
-            name,
-            description=item.get("description"),
-            created=iso(lease["created"]),
-        ),
-    }
-    if slot != "volume":
-        part["phase"] = component_phase(lease["phase"], executable=slot == "executable")
-    if sched is not None:
-        part["schedule"] = sched
-    part.update(item.get("spec", {}))
-    return part
-
-
-def _storage_and_data(lease: dict, ivoa: dict | None, whole: dict) -> tuple[list, list]:
-    lid = lease["id"]
-    by_component: dict[str, dict] = {}
-    for a in lease["allocations"]:
-        if a["kind"] == "storage":
-            by_component.setdefault(a["component"], a)
-    storage, data, used = [], [], set()
-    entries = list(ivoa["storage"]) if ivoa else []
-    if not ivoa:
-        entries = [
-            {"kind": "simple-storage-resource", "name": c, "spec": {}, "data": [], "component": c}
-            for c in by_component
-            if not c.startswith("dataset:")
-        ]
-    datasets = list(lease["datasets"])
-    for slug in datasets:
-        copy = f"dataset:{slug}"
-        if copy in by_component:
-            entries.append(
-                {
-                    "kind": "simple-storage-resource",
-                    "name": f"Storage for [{slug}]",
-                    "spec": {},
-                    "data": [slug],
-                    "component": copy,
-                }
-            )
-    storage_ids = {}
-    for entry in entries:
-        grant = by_component.get(entry["component"]) if entry.get("component") else None
-        sched = schedule(grant["start"], lease["start"], lease["end"]) if grant else whole
-        part = _part(entry, "storage", lease, sched)
-        if grant:
-            size = grant["amounts"].get("size_gib", 0)
-            part["size"] = {"min": size, "max": size}
-            used.add(entry["component"])
-        part["data"] = [_part_uuid(lid, "data", n) for n in entry["data"]]
-        storage_ids[entry["name"]] = part["meta"]["uuid"]
-        storage.append(part)
-    items = list(ivoa["data"]) if ivoa else []
-    if not ivoa:
-        items = [
-            {
-                "kind": "simple-data-resource",
-                "name": slug,
-                "spec": {},
-                "storage": None,
-                "dataset": slug,
-            }
-            for slug in datasets
-        ]
-    for item in items:
-        storage_name = item.get("storage")
-        if item.get("dataset") and f"Storage for [{item['dataset']}]" in storage_ids:
-            storage_name = f"Storage for [{item['dataset']}]"
-        part = _part(item, "data", lease, whole)
-        if storage_name in storage_ids:
-            part["storage"] = storage_ids[storage_name]
-        data.append(part)
-    return storage, data
-
-
-def messages_render(offer_set: dict, *, paths: dict[str, str], names: list[str]) -> list[dict]:
-    """Our reasons (and suggestions) as IVOA messages, each naming the IVOA path at fault."""
-    time = iso(offer_set["created"])
-    items = []
-    for message in offer_set["messages"]:
-        path = ivoa_path(message.get("path", ""), names, paths)
-        items.append(
-            _message(
-                MESSAGE_KINDS.get(message["kind"], "urn:resource-limit"),
-                "WARN",
-                time,
-                path,
-                message["message"],
-                message["kind"],
-            )
-        )
-    for suggestion in offer_set["suggestions"]:
-        items.append(
-            _message(SUGGESTION_KIND, "INFO", time, "", suggestion["message"], suggestion["kind"])
-        )
-    return items
-
-
-def _message(kind: str, level: str, time: str, path: str, text: str, reason: str) -> dict:
-    """A Message Templates item: the values name the IVOA path at fault and our reason."""
-    values = {"reason": reason}
-    template = "${reason}: " + text.replace("$", "$$")
-    if path:
-        values["path"] = path
-        template = "[${path}] " + template
-    return {
-        "kind": kind,
-        "time": time,
-        "level": level,
-        "template": template,
-        "values": values,
-        "message": f"[{path}] {reason}: {text}" if path else f"{reason}: {text}",
-    }
-
-
-def offerset_render(offer_set: dict, leases: list[dict], *, url: Callable[[str, str], str]) -> dict:
-    """An offer set and its offers (leases, whatever their phase now) as an IVOA offer set."""
-    executable = offer_set["request"].get("executable")
-    ivoa = executable.get("ivoa") if isinstance(executable, dict) else None
-    paths = _paths(offer_set["request"], ivoa)
-    names = [c["name"] for c in offer_set["request"]["components"]]
-    body: dict[str, Any] = {
-        "kind": OFFERSET_KIND,
-        "meta": _meta(
-            offer_set["id"],
-            offer_set["name"] or NO_NAME,
-            url=url("offersets", offer_set["id"]),
-            created=iso(offer_set["created"]),
-            messages=messages_render(offer_set, paths=paths, names=names) or None,
-        ),
-        "result": offer_set["result"],
-        "expires": iso(offer_set["expires"]),
-        "offers": [session_render(lease, url=url) for lease in leases],
-    }
-    return body
-
-
-def _paths(request: dict, ivoa: dict | None) -> dict[str, str]:
-    """Component name → IVOA path: as parsed from the IVOA request, else the native names."""
-    if ivoa:
-        return ivoa["paths"]
-    return {c["name"]: f"components[{i}]" for i, c in enumerate(request["components"])}

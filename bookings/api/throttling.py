@@ -7,9 +7,10 @@ workers could both let the last allowed request through. Here the same sliding w
 a Redis sorted set, trimmed, counted and added to by one Lua script: one round trip, atomic,
 O(log n).
 
-Redis down is a 503 (`DependencyUnavailable`) within about a second, not a 500: the client's
-timeouts are short and it reconnects once, without backoff (a restarted Redis leaves pooled
-connections dead). A replay of a stored idempotent answer is not counted: it runs no engine.
+Redis down, silent or refusing to write (read-only, out of memory) is a 503
+(`DependencyUnavailable`) within about a second, not a 500: the client's timeouts are short
+and it reconnects once, without backoff (a restarted Redis leaves pooled connections dead).
+A replay of a stored idempotent answer is not counted: it runs no engine.
 """
 
 import logging
@@ -87,7 +88,7 @@ class OfferSetThrottle(UserRateThrottle):
                 self.num_requests,
                 uuid.uuid4().hex,
             )
-        except (redis.ConnectionError, redis.TimeoutError) as error:
+        except redis.RedisError as error:  # down, silent, or refusing (read-only, OOM)
             logger.warning("offer-set throttle: Redis unavailable: %s", error)
             raise DependencyUnavailable(
                 "The rate limiter (Redis) is unavailable; please try again shortly.",

@@ -1,16 +1,20 @@
 """A dependency down is a 503 problem with Retry-After, at once (issue 11, defect 14), and a
 replay of a stored idempotent answer never counts against the throttle (defect 15).
 
-Redis is really down here: the cache points at a port nobody listens on, or at a socket that
-accepts connections and never answers (a paused or overloaded Redis)."""
+Redis is really down here: the cache points at a port nobody listens on, at a socket that
+accepts connections and never answers (a paused or overloaded Redis), or at a real Redis that
+answers every write with an error (a read-only replica whose primary is gone)."""
 
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
 
 from bookings.models import IdempotencyKey, OfferSet
 from tests.bookings.api.apidata import problem, worker_request
+from tests.support import free_port, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -31,6 +35,36 @@ def silent_port():
         yield server.getsockname()[1]
 
 
+@pytest.fixture
+def refusing_port(tmp_path):
+    """A real Redis that answers, but every write is an error: a replica of a primary that is
+    not there, so read-only (as after a failover gone wrong)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    nowhere = str(free_port())
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path), "--replicaof", "127.0.0.1", nowhere],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: _answers(port), 10, "the read-only Redis to start")
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
 def point_cache_at(settings, port: int) -> None:
     settings.CACHES = {
         "default": {**settings.CACHES["default"], "LOCATION": f"redis://127.0.0.1:{port}/0"}
@@ -44,7 +78,9 @@ UNAVAILABLE = problem(
 )
 
 
-@pytest.mark.parametrize(("port", "within"), [("closed_port", 0.5), ("silent_port", 1.5)])
+@pytest.mark.parametrize(
+    ("port", "within"), [("closed_port", 0.5), ("silent_port", 1.5), ("refusing_port", 0.5)]
+)
 def test_redis_down_is_a_quick_503_problem_and_books_nothing(
     api, capacity, settings, request, port, within
 ):

@@ -10,7 +10,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -26,6 +26,33 @@ def env_bool(name: str, default: bool) -> bool:
 
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def parse_email_url(url: str) -> dict:
+    """EMAIL_URL as Django's EMAIL_* settings: smtp:// (plain), smtp+tls:// (STARTTLS),
+    smtp+ssl:// (implicit TLS); user and password percent-encoded; "" gives {}."""
+    if not url:
+        return {}
+    parts = urlsplit(url)
+    schemes = {
+        "smtp": (False, False, 25),
+        "smtp+tls": (True, False, 587),
+        "smtp+ssl": (False, True, 465),
+    }
+    if parts.scheme not in schemes:
+        raise ImproperlyConfigured(
+            f"EMAIL_URL: scheme {parts.scheme!r} is not one of {', '.join(schemes)}"
+        )
+    tls, ssl, port = schemes[parts.scheme]
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or port,
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_TLS": tls,
+        "EMAIL_USE_SSL": ssl,
+    }
 
 
 def _development_secret_key() -> str:
@@ -57,6 +84,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "resources.apps.ResourcesConfig",
     "bookings.apps.BookingsConfig",
+    "notices.apps.NoticesConfig",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +115,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notices.web.context.unread_notices",
             ],
         },
     },
@@ -156,12 +185,19 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Notices go to their own queue and worker: a slow webhook receiver delays no lease step.
+CELERY_TASK_ROUTES = {"notices.tasks.*": {"queue": "notices"}}
 CELERY_BEAT_SCHEDULE = {
     "lease-tick": {
         "task": "bookings.tasks.lease_tick",
         "schedule": float(LEASE_TICK_SECONDS),
         # Ticks queued while no worker ran are stale: the next fresh one does their work.
         "options": {"expires": float(LEASE_TICK_SECONDS)},
+    },
+    "notices-sweep": {
+        "task": "notices.tasks.notices_sweep",
+        "schedule": float(env_int("NOTICE_SWEEP_SECONDS", 2)),
+        "options": {"expires": float(env_int("NOTICE_SWEEP_SECONDS", 2))},
     },
 }
 
@@ -235,3 +271,37 @@ BOOKING_MAX_LEAD = os.environ.get("BOOKING_MAX_LEAD", "P90D")
 BOOKING_MAX_END = os.environ.get("BOOKING_MAX_END", "P90D")
 # Offers one user may hold at once (live, unaccepted).
 OFFER_HOLDS_PER_USER = env_int("OFFER_HOLDS_PER_USER", 20)
+
+
+# --- Notices (notices/): e-mail, webhooks, the sweep that delivers them ---
+# Where links in notices point, and whose host names Message-IDs and iCal UIDs.
+SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "WhenCanIDoThis? <notices@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# EMAIL_URL (smtp://user:password@host:port, smtp+tls://, smtp+ssl://) or the usual EMAIL_*;
+# without either, `make run`'s embedded mail sink when it runs, else Django's localhost:25.
+_email = parse_email_url(os.environ.get("EMAIL_URL") or _embedded.get("EMAIL_URL", ""))
+EMAIL_BACKEND = _email.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = _email.get("EMAIL_HOST", os.environ.get("EMAIL_HOST", "localhost"))
+EMAIL_PORT = _email.get("EMAIL_PORT", env_int("EMAIL_PORT", 25))
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", os.environ.get("EMAIL_HOST_USER", ""))
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", os.environ.get("EMAIL_HOST_PASSWORD", ""))
+EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", env_bool("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", env_bool("EMAIL_USE_SSL", False))
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Where `make run`'s mail sink writes each message (.eml), shown to staff at /dev/mail/.
+MAIL_SINK_DIR = Path(os.environ.get("MAIL_SINK_DIR", DATA / "mail"))
+# "Ending soon" this long before the end (ISO 8601 duration or seconds).
+NOTICE_BEFORE_END = os.environ.get("NOTICE_BEFORE_END", "PT15M")
+# A failed delivery is tried again after base·2^(n-1) s (at most the max), NOTICE_MAX_ATTEMPTS
+# times in all; a worker that dies while sending loses its claim after NOTICE_CLAIM_SECONDS.
+NOTICE_MAX_ATTEMPTS = env_int("NOTICE_MAX_ATTEMPTS", 8)
+NOTICE_RETRY_BASE_SECONDS = env_int("NOTICE_RETRY_BASE_SECONDS", 10)
+NOTICE_RETRY_MAX_SECONDS = env_int("NOTICE_RETRY_MAX_SECONDS", 3600)
+NOTICE_CLAIM_SECONDS = env_int("NOTICE_CLAIM_SECONDS", 60)
+# A webhook receiver has this long to answer; after WEBHOOK_DISABLE_AFTER failed attempts in a
+# row its endpoint is disabled and its owner told.
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
+WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 15)
+# Receivers on private, loopback or link-local addresses are refused unless this is set.
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)

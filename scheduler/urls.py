@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("bookings.api.urls")),
     path("ivoa/", include("bookings.ivoa.urls")),
+    path("", include("notices.web.urls")),
     path("", include("bookings.web.urls")),
 ]

@@ -278,5 +278,5 @@ class Calendar(ProblemAPIView):
             owner = request.user
         else:
             raise NotAuthenticated("Give the feed's token (?token=) or authenticate.")
-        body = leases_ical(user=owner, host=request.get_host())
+        body = leases_ical(user=owner)
         return Response(body, content_type="text/calendar; charset=utf-8")

@@ -4,7 +4,8 @@ actions change a lease through `leases_write`.
 It checks each phase move against the transition table (`IllegalTransition`, 409, before any
 write), bumps `version` (the ETag) and writes a `LeaseEvent` for each move or note, and writes
 only the fields that differ from what was read (`Lease.changed_fields`), for all the leases it
-is given, in one statement.
+is given, in one statement, with the notices the changes cause (notices.domain.outbox): the
+outbox row commits or rolls back with the change.
 """
 
 from collections.abc import Mapping, Sequence
@@ -16,18 +17,22 @@ from bookings.choices import can_transition
 from bookings.domain.errors import IllegalTransition
 from bookings.domain.sql.leases import leases_update
 from bookings.models import Lease, LeaseEvent
+from notices.domain.outbox import lease_change_notices
 
 
 @dataclass(frozen=True)
 class LeaseChange:
     """One change of a (locked) lease: a move to phase `to` (None: the phase stays), the
-    event's `message` ("" with no move: no event and no new version, bookkeeping only) and
-    other fields to set."""
+    event's `message` ("" with no move: no event and no new version, bookkeeping only), other
+    fields to set, and a notice to its owner beyond the phase move's own (`notice_kind`, a
+    notices.choices.Kind, with `notice_data`: a move by re-planning, a budget warning)."""
 
     lease: Lease
     to: str | None = None
     message: str = ""
     fields: Mapping[str, object] = field(default_factory=dict)
+    notice_kind: str = ""
+    notice_data: Mapping[str, object] = field(default_factory=dict)
 
 
 def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None) -> None:
@@ -41,12 +46,13 @@ def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None)
                 phase=change.lease.phase,
             )
     now = timezone.now()
-    events, written, names = [], [], set()
+    events, notices, written, names = [], [], [], set()
     for change in changes:
         lease = change.lease
+        from_phase = lease.phase
         for name, value in change.fields.items():
             setattr(lease, name, value)
-        if change.to is not None or change.message:
+        if change.to is not None or change.message or change.notice_kind:
             events.append(
                 LeaseEvent(
                     lease=lease,
@@ -59,11 +65,12 @@ def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None)
             )
             lease.phase = change.to or lease.phase
             lease.version += 1
+            notices += lease_change_notices(change, from_phase=from_phase)
         changed = lease.changed_fields()
         if changed:
             lease.updated = now
             names.update(changed, ["updated"])
             written.append(lease)
-    leases_update(written, sorted(names), events=events)
+    leases_update(written, sorted(names), events=events, notices=notices)
     for lease in written:
         lease.mark_written(names)

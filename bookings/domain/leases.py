@@ -23,6 +23,7 @@ from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.offer_sets import offer_set_create
 from bookings.domain.planning.guard import lock_pools, offer_fits
 from bookings.domain.planning.load import engine_load
+from bookings.domain.planning.pools import pools_by_slug
 from bookings.domain.sql import leases as sql
 from bookings.models import Lease
 from scheduler import engine
@@ -295,20 +296,7 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
                 extra={"latest_end": iso(longest)},
             )
         if end > old_end:
-            offer = _as_offer(lease)
-            extension = engine.Offer(
-                site=offer.site,
-                start=epoch(old_end),
-                end=epoch(end),
-                preparation_start=epoch(old_end),
-                grants=tuple(
-                    engine.Grant(
-                        g.component, g.replica, g.pool, g.amounts, epoch(old_end), epoch(end)
-                    )
-                    for g in offer.grants
-                    if g.end == epoch(old_end)
-                ),
-            )
+            extension = _extension(lease, end)
             pools = lock_pools(g.pool for g in extension.grants)
             if not offer_fits(offer=extension, pools=pools, exclude_lease=lease.id):
                 latest = _latest_end(extension, pools, lease, step)
@@ -332,6 +320,37 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
             actor=user,
         )
         return lease
+
+
+def lease_latest_end(*, lease: Lease, now: datetime) -> datetime:
+    """The latest end an extension of `lease` could reach now (what "ending soon" tells its
+    owner): the policy's limit, then what the capacity after its end allows. No locks: the
+    answer is advice, `lease_extend` checks again."""
+    longest = min(lease.start + timedelta(seconds=policy.max_duration()), policy.horizon(now))
+    if longest <= lease.end:
+        return lease.end
+    extension = _extension(lease, longest)
+    if not extension.grants:
+        return longest
+    pools = pools_by_slug({g.pool for g in extension.grants})
+    return _latest_end(extension, pools, lease, settings.ENGINE_STEP_SECONDS)
+
+
+def _extension(lease: Lease, end: datetime) -> engine.Offer:
+    """The grants that end with `lease`, from its end to `end`: what extending it needs."""
+    offer = _as_offer(lease)
+    old_end = epoch(lease.end)
+    return engine.Offer(
+        site=offer.site,
+        start=old_end,
+        end=epoch(end),
+        preparation_start=old_end,
+        grants=tuple(
+            engine.Grant(g.component, g.replica, g.pool, g.amounts, old_end, epoch(end))
+            for g in offer.grants
+            if g.end == old_end
+        ),
+    )
 
 
 def _latest_end(extension: engine.Offer, pools, lease: Lease, step: int) -> datetime:

@@ -24,6 +24,7 @@ from bookings.domain.requests import request_normalise
 from bookings.domain.sql.offer_sets import HOLDS, offer_set_insert
 from bookings.domain.sql.rows import prefetched
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from notices.domain.outbox import offer_held_notice
 from resources.choices import DIMENSIONS, PoolKind
 from resources.models import Dataset, Site
 from scheduler import engine
@@ -376,7 +377,8 @@ def _write(*, owner, client, normalised, answer, offers, pools, notes=()) -> Off
         )
         for lease in leases
     ]
-    _insert(offer_set, leases, allocations, events)
+    held = [offer_held_notice(offer_set, leases)] if leases else []
+    _insert(offer_set, leases, allocations, events, held)
     by_lease = {lease.id: [] for lease in leases}
     for allocation in allocations:
         by_lease[allocation.lease_id].append(allocation)
@@ -388,13 +390,15 @@ def _write(*, owner, client, normalised, answer, offers, pools, notes=()) -> Off
     return offer_set
 
 
-def _insert(offer_set: OfferSet, leases: list, allocations: list, events: list) -> None:
+def _insert(
+    offer_set: OfferSet, leases: list, allocations: list, events: list, notices: list
+) -> None:
     """The set, its leases, their allocations and events with one statement: round trips and
     query building, not rows, are what an offer set pays for here. Reads back what the
     database decides: the allocations' ids, and the set's JSON in the key order jsonb gives it
     (as `offer_set_for_user` would read it)."""
     request, messages, suggestions, created = offer_set_insert(
-        offer_set=offer_set, leases=leases, allocations=allocations, events=events
+        offer_set=offer_set, leases=leases, allocations=allocations, events=events, notices=notices
     )
     field = OfferSet._meta.get_field("request")
     offer_set.request, offer_set.messages, offer_set.suggestions = (

@@ -7,6 +7,7 @@ from django.db import connection
 
 from bookings.domain.sql.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
+from notices.models import Notice
 from resources.models import Site
 
 
@@ -53,17 +54,18 @@ def lease_family_lock(lease_id) -> list[Lease]:
     return family
 
 
-def leases_update(leases: list[Lease], names: list[str], *, events=()) -> None:
+def leases_update(leases: list[Lease], names: list[str], *, events=(), notices=()) -> None:
     """Write the fields `names` of `leases` with one UPDATE … FROM (VALUES …), and insert
-    `events` (LeaseEvents) in the same statement: what `bulk_update` (one CASE per field and
-    row) and `bulk_create` do, in one round trip and a fraction of their Python time."""
-    params: list = []
-    sql = ""
+    `events` (LeaseEvents) and `notices` (their outbox rows) in the same statement: what
+    `bulk_update` (one CASE per field and row) and `bulk_create` do, in one round trip and a
+    fraction of their Python time."""
+    statements: list[tuple[str, list]] = []
     if leases and names:
         fields = [Lease._meta.get_field(name) for name in names]
         quote = connection.ops.quote_name
         columns = [quote(f.column) for f in fields]
         row = "(%s::uuid, " + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+        params: list = []
         for lease in leases:
             params.append(lease.pk)
             params.extend(f.get_db_prep_save(getattr(lease, f.attname), connection) for f in fields)
@@ -73,11 +75,18 @@ def leases_update(leases: list[Lease], names: list[str], *, events=()) -> None:
             f" FROM (VALUES {', '.join([row] * len(leases))}) AS v(id, {', '.join(columns)})"
             " WHERE l.id = v.id"
         )
+        statements.append((sql, params))
     if events:
-        insert, insert_params = insert_values(LeaseEvent, events)
-        # The UPDATE as a data-modifying WITH of the INSERT: one statement.
-        sql = f"WITH changed AS ({sql}) {insert}" if sql else insert
-        params += insert_params
-    if sql:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        statements.append(insert_values(LeaseEvent, events))
+    if notices:
+        statements.append(insert_values(Notice, notices))
+    if not statements:
+        return
+    # All but the last as data-modifying WITHs of the last: one statement.
+    *first, (sql, params) = statements
+    if first:
+        withs = ", ".join(f"w{i} AS ({statement})" for i, (statement, _) in enumerate(first))
+        sql = f"WITH {withs} {sql}"
+        params = [p for _, ps in first for p in ps] + params
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

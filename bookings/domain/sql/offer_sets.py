@@ -2,8 +2,10 @@
 
 from django.db import connection
 
-from bookings.domain.sql.rows import insert_values
+from bookings.domain.sql.rows import insert_values, table
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
+from notices.choices import Choice
+from notices.models import Notice, Preferences
 
 # The owner's live holds (`%(offered)s` leases with `expires > %(now)s`): the ids of those
 # whose request has the shape `%(shape)s` (the request without the keys `%(not_shape)s`), and
@@ -18,11 +20,25 @@ HOLDS = """
 """
 
 
-def offer_set_insert(*, offer_set: OfferSet, leases: list, allocations: list, events: list):
+# The insert of a notice goes ahead only if its user chose to get its kind (an opt-in kind:
+# notices.models.Preferences.choice, whose default for it is "off").
+def opted_in(notice: Notice) -> tuple[str, list]:
+    """The WHERE clause that keeps an INSERT … SELECT of `notice` to an opted-in user."""
+    sql = (
+        f" WHERE EXISTS (SELECT 1 FROM {table(Preferences)} p"
+        " WHERE p.user_id = %s AND p.choices ->> %s = ANY(%s))"
+    )
+    return sql, [notice.user_id, notice.kind, [Choice.WEB.value, Choice.EMAIL.value]]
+
+
+def offer_set_insert(
+    *, offer_set: OfferSet, leases: list, allocations: list, events: list, notices: list = ()
+):
     """Insert the set, its leases, their allocations and events with one statement (data-
-    modifying `WITH` clauses); returns the set's request, messages and suggestions as jsonb
-    gives them back, and the allocations' (id, lease id, component, replica) as text arrays
-    (None without allocations)."""
+    modifying `WITH` clauses), and each of `notices` (opt-in kinds) if its user opted in;
+    returns the set's request, messages and suggestions as jsonb gives them back, and the
+    allocations' (id, lease id, component, replica) as text arrays (None without
+    allocations)."""
     parts, params = [], []
     for name, model, rows, returning in (
         ("offer_set", OfferSet, [offer_set], " RETURNING request, messages, suggestions"),
@@ -34,6 +50,11 @@ def offer_set_insert(*, offer_set: OfferSet, leases: list, allocations: list, ev
             sql, values = insert_values(model, rows)
             parts.append(f"{name} AS ({sql}{returning})")
             params += values
+    for i, notice in enumerate(notices):
+        sql, values = insert_values(Notice, [notice])
+        where, where_params = opted_in(notice)
+        parts.append(f"notice{i} AS ({sql}{where})")
+        params += values + where_params
     created = (
         "(SELECT array_agg(ARRAY[id::text, lease_id::text, component, replica::text])"
         " FROM allocations)"

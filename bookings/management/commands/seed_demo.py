@@ -218,7 +218,13 @@ class Command(BaseCommand):
             user_model = get_user_model()
             for username, password, staff in DEMO_USERS:
                 user, created = user_model.objects.get_or_create(
-                    username=username, defaults={"is_staff": staff, "is_superuser": staff}
+                    username=username,
+                    defaults={
+                        "is_staff": staff,
+                        "is_superuser": staff,
+                        # Where the notices go: the embedded mail sink of `make run` takes all.
+                        "email": f"{username}@example.org",
+                    },
                 )
                 if created:
                     user.set_password(password)

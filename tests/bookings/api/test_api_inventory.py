@@ -173,7 +173,9 @@ def test_session_auth_needs_csrf_for_posts(user, capacity):
     )
 
 
-def test_the_calendar_feed_lists_the_owners_bookings(api, user, other_api, capacity):
+def test_the_calendar_feed_lists_the_owners_bookings(api, user, other_api, capacity, settings):
+    # UIDs name the service's host (SITE_URL), whatever host the request named.
+    settings.SITE_URL = "https://broker.example.org"
     first, second = (
         o["id"]
         for o in api.post("/api/v1/offer-sets/", worker_request(), format="json").json()["offers"]
@@ -200,7 +202,7 @@ def test_the_calendar_feed_lists_the_owners_bookings(api, user, other_api, capac
     ]
     assert events == [
         {
-            "uid": f"{first}@testserver",
+            "uid": f"{first}@broker.example.org",
             "summary": "crossmatch (edi)",
             "start": f"{DAY}T08:00:00+00:00",
             "end": f"{DAY}T10:00:00+00:00",

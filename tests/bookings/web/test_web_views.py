@@ -397,7 +397,8 @@ def test_the_calendar_feeds_the_users_bookings_in_their_zone(astro_client, astro
     )
 
 
-def test_the_ical_link_parses_one_event_per_lease_and_can_be_reset(astro_client, astro):
+def test_the_ical_link_parses_one_event_per_lease_and_can_be_reset(astro_client, astro, settings):
+    settings.SITE_URL = "https://broker.example.org"
     accepted_lease(astro)
     page = astro_client.get("/calendar/")
     feed = urlsplit(page.context["feed_url"])
@@ -408,7 +409,7 @@ def test_the_ical_link_parses_one_event_per_lease_and_can_be_reset(astro_client,
         phase__in=[Phase.OFFERED, Phase.REJECTED, Phase.EXPIRED]
     )
     uids = [str(e["uid"]) for e in calendar.walk("VEVENT")]
-    assert sorted(uids) == sorted(f"{lease.id}@testserver" for lease in booked)
+    assert sorted(uids) == sorted(f"{lease.id}@broker.example.org" for lease in booked)
     assert len(uids) == 4
 
     response = astro_client.post("/calendar/ical/reset/")

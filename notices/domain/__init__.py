@@ -1,0 +1,1 @@
+"""Notices: the outbox (written with the change), routing and delivery, content, webhooks."""

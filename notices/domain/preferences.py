@@ -17,8 +17,9 @@ def preferences_for_user(*, user) -> Preferences:
 
 
 def preferences_by_user(user_ids) -> dict[int, Preferences]:
-    found = {p.user_id: p for p in Preferences.objects.filter(user_id__in=set(user_ids))}
-    return {uid: found.get(uid) or Preferences(user_id=uid) for uid in set(user_ids)}
+    ids = set(user_ids)
+    found = {p.user_id: p for p in Preferences.objects.filter(user_id__in=ids)}
+    return {uid: found.get(uid) or Preferences(user_id=uid) for uid in ids}
 
 
 def preferences_set(*, user, choices: dict[str, str]) -> Preferences:

@@ -7,6 +7,7 @@ sweep (notices.domain.deliveries) routes each new notice into `Delivery` rows â€
 and per matching webhook endpoint â€” and sends them with retries and backoff.
 """
 
+import base64
 import secrets
 import uuid
 
@@ -67,7 +68,8 @@ class Notice(models.Model):
 
 
 def _secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    # The Standard Webhooks form: whsec_ and 24 to 64 random bytes in standard base64.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class WebhookEndpoint(models.Model):

@@ -61,9 +61,10 @@ class Receiver:
                 with receiver.lock:
                     status = receiver.statuses.pop(0) if receiver.statuses else 204
                     delay = receiver.delay
-                record = {"time": arrived, "headers": dict(self.headers), "body": body}
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                record = {"time": arrived, "headers": headers, "body": body}
                 try:
-                    record["payload"] = Webhook(receiver.secret).verify(body, dict(self.headers))
+                    record["payload"] = Webhook(receiver.secret).verify(body, headers)
                 except Exception as exc:  # the test asserts there is none
                     record["error"] = repr(exc)
                 with receiver.lock:

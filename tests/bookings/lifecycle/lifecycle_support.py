@@ -88,13 +88,16 @@ class Cluster:
                 start_new_session=True,
             )
 
-    def start_worker(self, concurrency: int = 2, env: dict | None = None) -> subprocess.Popen:
-        """A worker, with `env` over the cluster's environment (other settings, say)."""
+    def start_worker(
+        self, concurrency: int = 2, env: dict | None = None, queues: str = "celery"
+    ) -> subprocess.Popen:
+        """A worker of `queues`, with `env` over the cluster's environment (other settings)."""
         n = len(self.workers)
         worker = self._spawn(
             f"worker-{n}",
             "worker",
             f"--concurrency={concurrency}",
+            f"--queues={queues}",
             "--without-gossip",
             "--without-mingle",
             f"--hostname=lifecycle-{n}-{uuid.uuid4().hex[:6]}@%h",
@@ -105,10 +108,10 @@ class Cluster:
         wait_until(lambda: "ready." in log.read_text(), 60, "the Celery worker", self.logs)
         return worker
 
-    def supervise(self) -> None:
+    def supervise(self, queues: str = "celery") -> None:
         """Start a worker again if the last one exited, as systemd does (Restart=always)."""
         if self.workers[-1].poll() is not None:
-            self.start_worker()
+            self.start_worker(queues=queues)
 
     def kill_worker(self, worker: subprocess.Popen) -> None:
         """SIGKILL the worker and its pool processes: a crash, nothing gets to clean up."""

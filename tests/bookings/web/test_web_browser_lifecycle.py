@@ -51,6 +51,23 @@ def test_a_short_lease_seen_live_from_booking_to_completed(lifecycle, page, log_
 
     connectors = page.locator(".connectors li")
     expect(connectors).to_have_text([f"Simulated: simulated://{lease.id}"])
+
+    # The notices so far, unread in the header, read once their page is opened.
+    lease_page = page.url
+    unread = page.locator(".site-header .count")
+    expect(unread).to_have_text("3")  # accepted, preparing, available
+    page.get_by_role("link", name=re.compile("^Notices")).click()
+    items = page.locator(".notice-list .notice strong")
+    expect(items).to_have_text(["Ready: live demo", "Preparing: live demo", "Booked: live demo"])
+    expect(page.locator(".notice-list .notice").first).to_contain_text(
+        f"Simulated: simulated://{lease.id}"
+    )
+    expect(page.locator(".notice.unread")).to_have_count(3)  # shown as new this once
+    shot(page, "lifecycle-05b-notices")
+    page.reload()
+    expect(page.locator(".notice.unread")).to_have_count(0)
+    expect(unread).to_have_count(0)
+    page.goto(lease_page)
     release = page.get_by_role("link", name="Release early…")
     expect(release).to_be_visible()
     release.click()

@@ -52,8 +52,10 @@ def test_a_short_lease_seen_live_from_booking_to_completed(lifecycle, page, log_
     connectors = page.locator(".connectors li")
     expect(connectors).to_have_text([f"Simulated: simulated://{lease.id}"])
 
-    # The notices so far, unread in the header, read once their page is opened.
+    # The notices so far, unread in the header (as of the page's load), read once their page
+    # is opened.
     lease_page = page.url
+    page.reload()
     unread = page.locator(".site-header .count")
     expect(unread).to_have_text("3")  # accepted, preparing, available
     page.get_by_role("link", name=re.compile("^Notices")).click()

@@ -4,19 +4,9 @@ service)."""
 
 from django.contrib import admin, messages
 
+from bookings.admin import ViewOnlyAdmin
 from notices.domain.webhooks import webhook_endpoint_update
 from notices.models import Delivery, Notice, Preferences, WebhookEndpoint
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class DeliveryInline(admin.TabularInline):
@@ -31,7 +21,7 @@ class DeliveryInline(admin.TabularInline):
 
 
 @admin.register(Notice)
-class NoticeAdmin(ReadOnly):
+class NoticeAdmin(ViewOnlyAdmin):
     list_display = ["created", "kind", "user", "lease", "routed", "read_at", "delivery_states"]
     list_filter = ["kind", "routed"]
     search_fields = ["user__username", "lease__id", "lease__name"]
@@ -48,7 +38,7 @@ class NoticeAdmin(ReadOnly):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnly):
+class DeliveryAdmin(ViewOnlyAdmin):
     list_display = ["created", "channel", "state", "attempts", "notice", "endpoint", "last_error"]
     list_filter = ["state", "channel"]
     search_fields = ["notice__id", "endpoint__url", "last_error"]
@@ -56,27 +46,20 @@ class DeliveryAdmin(ReadOnly):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(ReadOnly):
+class WebhookEndpointAdmin(ViewOnlyAdmin):
     list_display = ["url", "user", "enabled", "failures", "disabled_reason", "created"]
     list_filter = ["enabled"]
     search_fields = ["url", "user__username"]
     exclude = ["secret"]
     actions = ["enable", "disable"]
 
-    def has_change_permission(self, request, obj=None):
-        # The list's actions need it; the form stays read-only (get_readonly_fields).
-        return request.user.is_staff
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields if f.name != "secret"]
-
-    @admin.action(description="Enable (its failure count starts afresh)")
+    @admin.action(description="Enable (its failure count starts afresh)", permissions=["view"])
     def enable(self, request, queryset):
         for endpoint in queryset:
             webhook_endpoint_update(endpoint=endpoint, changes={"enabled": True})
         messages.success(request, f"{queryset.count()} endpoint(s) enabled.")
 
-    @admin.action(description="Disable")
+    @admin.action(description="Disable", permissions=["view"])
     def disable(self, request, queryset):
         for endpoint in queryset:
             webhook_endpoint_update(endpoint=endpoint, changes={"enabled": False})
@@ -84,6 +67,6 @@ class WebhookEndpointAdmin(ReadOnly):
 
 
 @admin.register(Preferences)
-class PreferencesAdmin(ReadOnly):
+class PreferencesAdmin(ViewOnlyAdmin):
     list_display = ["user", "choices"]
     search_fields = ["user__username"]

@@ -231,22 +231,22 @@ def _redis_url(port: int) -> str:
 
 
 def redis_down() -> None:
-    pidfile = REDIS_DIR / "redis.pid"
+    _stop(REDIS_DIR / "redis.pid")
+
+
+def _stop(pidfile: Path) -> None:
+    """SIGTERM the daemon whose pid `pidfile` holds, wait up to 5 s for it, drop the file."""
     try:
         pid = int(pidfile.read_text().strip())
     except (FileNotFoundError, ValueError):
         return
     try:
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pidfile.unlink(missing_ok=True)
-        return
-    for _ in range(100):
-        try:
+        for _ in range(100):
             os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        time.sleep(0.05)
+            time.sleep(0.05)
+    except ProcessLookupError:
+        pass
     pidfile.unlink(missing_ok=True)
 
 
@@ -285,18 +285,7 @@ def _mail_url(port: int) -> str:
 
 
 def mail_down() -> None:
-    try:
-        pid = int(MAIL_PID.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return
-    try:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            os.kill(pid, 0)
-            time.sleep(0.05)
-    except ProcessLookupError:
-        pass
-    MAIL_PID.unlink(missing_ok=True)
+    _stop(MAIL_PID)
     services = _read_services()
     if services.pop("mail_port", None) is not None:
         _write_services(services)

@@ -34,33 +34,19 @@ def _manage(*args: str, env: dict) -> None:
 def _commands(port: str) -> dict[str, list[str]]:
     level = os.environ.get("LOG_LEVEL", "WARNING").upper()
     celery = [PY, "-m", "celery", "-A", "scheduler.celery", "--quiet"]
+
+    def worker(hostname: str, queue: str) -> list[str]:
+        return [
+            *celery,
+            *("worker", "--loglevel", level, "--concurrency", "2"),
+            *("--hostname", hostname, "--queues", queue),
+        ]
+
     return {
         "web": [PY, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [
-            *celery,
-            "worker",
-            "--loglevel",
-            level,
-            "--concurrency",
-            "2",
-            "--hostname",
-            "wcidt@%h",
-            "--queues",
-            "celery",
-        ],
+        "worker": worker("wcidt@%h", "celery"),
         # Notices have a worker of their own: a slow webhook receiver delays no lease step.
-        "notices": [
-            *celery,
-            "worker",
-            "--loglevel",
-            level,
-            "--concurrency",
-            "2",
-            "--hostname",
-            "wcidt-notices@%h",
-            "--queues",
-            "notices",
-        ],
+        "notices": worker("wcidt-notices@%h", "notices"),
         "beat": [
             *celery,
             "beat",

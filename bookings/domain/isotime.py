@@ -63,3 +63,17 @@ def from_iso(value: str) -> datetime:
     """An instant this service wrote (`iso`, stored JSON, its own messages) read back; a
     ValueError for anything else. Input from outside goes through `parse_instant`."""
     return datetime.fromisoformat(value)
+
+
+# Python's datetimes end at 9999-12-31: an instant within a day of either limit cannot be
+# converted to a zone ahead of (or behind) UTC. Older databases hold leases ending in 9999, so
+# what is shown to people is clamped to [FIRST_SHOWN, LAST_SHOWN] (the pages, the notices).
+FIRST_SHOWN = datetime(1, 1, 3, tzinfo=UTC)
+LAST_SHOWN = datetime(9999, 12, 29, tzinfo=UTC)
+
+
+def shown(value: datetime | None) -> datetime | None:
+    """`value`, clamped to the instants every zone can show."""
+    if value is None:
+        return None
+    return min(max(value, FIRST_SHOWN), LAST_SHOWN)

@@ -6,17 +6,11 @@ ending in 9999 (before the booking horizon existed), so the pages clamp what the
 [FIRST_SHOWN, LAST_SHOWN] instead of computing past the limits.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-FIRST_SHOWN = datetime(1, 1, 3, tzinfo=UTC)
-LAST_SHOWN = datetime(9999, 12, 29, tzinfo=UTC)
+from bookings.domain.isotime import FIRST_SHOWN, LAST_SHOWN, shown
 
-
-def shown(value: datetime | None) -> datetime | None:
-    """`value`, clamped to the instants every zone can show."""
-    if value is None:
-        return None
-    return min(max(value, FIRST_SHOWN), LAST_SHOWN)
+__all__ = ["FIRST_SHOWN", "LAST_SHOWN", "shifted", "showable", "shown", "utc_offset"]
 
 
 def shifted(value: datetime, delta: timedelta) -> datetime:

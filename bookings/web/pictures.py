@@ -71,28 +71,6 @@ def calendar_zone() -> str:
     return utc_offset(timezone.localtime())
 
 
-def connector_rows(connectors) -> list[dict]:
-    """How to reach a lease's resources, whatever shape each adapter's connector has
-    (`label`, `kind`, `url`, `name`, or other keys): a label, a target, and whether the
-    target is a web link."""
-    rows = []
-    for c in connectors or []:
-        if not isinstance(c, dict):
-            rows.append({"label": "Connector", "target": str(c), "link": False})
-            continue
-        rest = {k: v for k, v in c.items() if k not in {"kind", "label", "url", "name"}}
-        target = c.get("url") or c.get("name") or ", ".join(f"{k} {v}" for k, v in rest.items())
-        target = str(target or "")
-        rows.append(
-            {
-                "label": str(c.get("label") or c.get("kind") or "Connector"),
-                "target": target,
-                "link": target.startswith(("http://", "https://")),
-            }
-        )
-    return rows
-
-
 def amounts_text(amounts: dict) -> str:
     units = {"memory_gib": "GiB memory", "size_gib": "GiB storage", "gpus": "GPU"}
     parts = []

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings.choices import ACTIVE_PHASES, FINAL_PHASES, OfferSetResult, Phase
+from bookings.domain.connectors import connector_rows
 from bookings.domain.errors import DomainError
 from bookings.domain.isotime import from_iso
 from bookings.domain.leases import (
@@ -329,7 +330,7 @@ def _lease_context(lease: Lease) -> dict:
         "events": events,
         "steps": pictures.phase_steps(lease, events),
         "colour": pictures.PHASE_COLOURS[lease.phase],
-        "connectors": pictures.connector_rows(lease.connectors),
+        "connectors": connector_rows(lease.connectors),
         "can_cancel": "cancel" in actions,
         "can_release": "release" in actions,
         "can_extend": "extend" in actions,

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.urls import reverse
 
-from bookings.domain.isotime import parse_instant
+from bookings.domain.connectors import connector_rows
+from bookings.domain.isotime import parse_instant, shown
 from bookings.models import Profile
 from notices.choices import Kind
 from notices.models import Notice
@@ -36,7 +37,7 @@ def user_zone(user) -> ZoneInfo:
 
 def local(value: str | None, zone: ZoneInfo) -> str:
     """An ISO instant of a snapshot in `zone`: "Thu 3 Dec 2026, 14:05 CET"."""
-    instant = parse_instant(value) if value else None
+    instant = shown(parse_instant(value)) if value else None
     if instant is None:
         return "—"
     moment = instant.astimezone(zone)
@@ -92,10 +93,10 @@ def _preparing(notice, data, zone) -> Content:
 def _available(notice, data, zone) -> Content:
     name = _lease_name(notice)
     lines = [f"{name} is ready until {local(data.get('end'), zone)}."]
-    connectors = data.get("connectors") or []
+    connectors = connector_rows(data.get("connectors"))
     if connectors:
         lines.append("How to reach it:")
-        lines += [f"• {c.get('label') or c.get('kind')}: {c.get('url')}" for c in connectors]
+        lines += [f"• {c['label']}: {c['target']}" for c in connectors]
     return Content(f"Ready: {name}", lines, _lease_link(notice), "Open the lease")
 
 

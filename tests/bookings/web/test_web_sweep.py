@@ -19,6 +19,10 @@ from bookings.choices import ActorKind, OfferSetResult, Phase
 from bookings.domain import policy
 from bookings.models import Lease, LeaseEvent, OfferSet, Profile
 from bookings.web.pictures import floating
+from notices.choices import Kind
+from notices.domain.outbox import lease_notice, offer_held_notice
+from notices.domain.preferences import unsubscribe_token
+from notices.models import Delivery, Notice, WebhookEndpoint
 from resources.models import Pool
 
 pytestmark = [pytest.mark.integration]
@@ -150,7 +154,44 @@ def write_rows(owner, now: datetime) -> dict:
                 message=f"moved; it ends {_iso(end)}, began {_iso(start)}",
             )
             leases.append(lease)
-    return {"leases": leases, "offer_sets": offer_sets, "pool": pool}
+    endpoint = WebhookEndpoint.objects.create(user=owner, url="https://93.184.215.14/hook")
+    notices = write_notices(owner, leases, offer_sets, endpoint)
+    return {
+        "leases": leases,
+        "offer_sets": offer_sets,
+        "pool": pool,
+        "endpoint": endpoint,
+        "notices": notices,
+    }
+
+
+def write_notices(owner, leases, offer_sets, endpoint) -> list[Notice]:
+    """A notice of every kind: for each lease kind, one per lease shape (its AVAILABLE
+    lease), with the data its writer gives it (legacy 9999 times included)."""
+    notices = []
+    for lease in (lease for lease in leases if lease.phase == Phase.AVAILABLE):
+        extra = {
+            "connectors": CONNECTORS,
+            "latest_end": _iso(lease.end),
+            "old_start": _iso(lease.start),
+            "old_end": _iso(lease.end),
+            "why": "maintenance",
+            "deadline": _iso(lease.end),
+            "message": f"failed at {_iso(lease.end)}",
+        }
+        notices += [
+            lease_notice(lease, kind=kind, data=extra) for kind in Kind if kind.startswith("lease.")
+        ]
+    for offer_set in offer_sets:
+        notices.append(offer_held_notice(offer_set, list(offer_set.leases.all())))
+    notices += [
+        Notice(user=owner, kind=Kind.BUDGET_WARNING, data={"project": "gaia", "message": "80 %"}),
+        Notice(user=owner, kind=Kind.WEBHOOK_TEST, endpoint=endpoint),
+        Notice(user=owner, kind=Kind.WEBHOOK_DISABLED, endpoint=endpoint, data={"failures": 15}),
+    ]
+    Notice.objects.bulk_create(notices)
+    Delivery.objects.create(notice=notices[0], channel="webhook", endpoint=endpoint)
+    return notices
 
 
 def routes() -> list[tuple[str, str | None, list[str]]]:
@@ -184,7 +225,15 @@ def fillings(path: str, param: str, rows: dict) -> list[str] | None:
         return leases
     if param == "offer_set_id" or (param in {"id", "uuid"} and "offer" in path):
         return offer_sets
-    return {"slug": [rows["pool"].slug], "index": ["0", "5"], "path": ["nope/"]}.get(param)
+    if param == "id" and "webhooks" in path:
+        return [str(rows["endpoint"].id)]
+    return {
+        "slug": [rows["pool"].slug],
+        "index": ["0", "5"],
+        "path": ["nope/"],
+        "token": [unsubscribe_token(rows["endpoint"].user), "not-a-token"],
+        "name": ["nope.eml", "..", "x"],
+    }.get(param)
 
 
 def queries(name: str, rows: dict, now: datetime, token: str) -> list[str]:
@@ -209,6 +258,9 @@ def queries(name: str, rows: dict, now: datetime, token: str) -> list[str]:
             "token=" + token,
         ],
         "availability": ["days=1", "days=14", "days=99999999999999999999"],
+        # every page of notices (of every kind, for every shape of lease), and bad pages
+        "list": [f"page={n}" for n in range(1, len(rows["notices"]) // 25 + 2)]
+        + ["page=0", "page=x", "page=99999999999999999999"],
         "lease-extend": [
             "end=9999-12-31T23:59",
             "end=0001-01-01T00:00",

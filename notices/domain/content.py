@@ -86,7 +86,9 @@ def _accepted(notice, data, zone) -> Content:
 
 def _preparing(notice, data, zone) -> Content:
     name = _lease_name(notice)
-    lines = [f"{name} is being prepared; it starts {local(data.get('start'), zone)}."]
+    start = parse_instant(data.get("start"))
+    verb = "started" if start and start <= notice.created else "starts"
+    lines = [f"{name} is being prepared; it {verb} {local(data.get('start'), zone)}."]
     return Content(f"Preparing: {name}", lines, _lease_link(notice), "Watch it start")
 
 

@@ -17,6 +17,9 @@ from notices.domain.webhooks import (
 from notices.models import WebhookEndpoint
 
 
+TITLE = "This webhook endpoint cannot be saved."
+
+
 def _body(request, *, required=()) -> dict:
     """The JSON object of the request, with only known fields (every problem named)."""
     data = request.data
@@ -30,7 +33,7 @@ def _body(request, *, required=()) -> dict:
     for key in required:
         if key not in data:
             errors.add(key, "is required")
-    errors.raise_if_any("This webhook endpoint cannot be saved.")
+    errors.raise_if_any(TITLE)
     return data
 
 
@@ -76,7 +79,7 @@ class WebhookList(ProblemAPIView, generics.ListAPIView):
 def _kinds(kinds):
     if not isinstance(kinds, list):
         raise DomainError(
-            "This webhook endpoint cannot be saved.",
+            TITLE,
             errors=[FieldError("kinds", "must be a list of event types")],
         )
     return kinds

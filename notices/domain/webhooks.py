@@ -99,7 +99,7 @@ def _check(errors: FieldErrors, *, url=None, kinds=None, description=None) -> No
 def webhook_endpoint_create(*, user, url, kinds=(), description="", token=None):
     errors = FieldErrors()
     _check(errors, url=url, kinds=list(kinds), description=description)
-    errors.raise_if_any("This webhook endpoint cannot be registered.")
+    errors.raise_if_any("This webhook endpoint cannot be saved.")
     return WebhookEndpoint.objects.create(
         user=user, token=token, url=url, kinds=list(kinds), description=description
     )
@@ -116,7 +116,7 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, changes: dict) -> Webh
     )
     if "enabled" in changes and not isinstance(changes["enabled"], bool):
         errors.add("enabled", "must be true or false")
-    errors.raise_if_any("This webhook endpoint cannot be changed.")
+    errors.raise_if_any("This webhook endpoint cannot be saved.")
     with transaction.atomic():
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         for name in ("url", "kinds", "description"):

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from bookings.domain.errors import DomainError
+from notices.choices import Choice
 from notices.domain.content import notice_content, user_zone
 from notices.domain.preferences import (
     preferences_for_user,
@@ -54,8 +55,12 @@ def preferences(request):
             else:
                 messages.success(request, "Your notice preferences are saved.")
                 return redirect("notices:preferences")
-        return render(request, "notices/preferences.html", {"form": form}, status=400)
-    return render(request, "notices/preferences.html", {"form": form})
+        return render(request, "notices/preferences.html", _context(form), status=400)
+    return render(request, "notices/preferences.html", _context(form))
+
+
+def _context(form) -> dict:
+    return {"form": form, "choices": Choice.choices}
 
 
 # RFC 8058: the mail client POSTs `List-Unsubscribe=One-Click` without a session or a CSRF

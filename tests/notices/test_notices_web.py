@@ -69,6 +69,8 @@ def test_a_kind_turned_off_leaves_the_list_and_the_count(client, astro, pool):
 def test_preferences_save_and_refuse_bad_choices_inline(client, astro):
     form = client.get("/notices/preferences/")
     assert form.status_code == 200
+    headings = '<th scope="col">Not at all</th><th scope="col">In the web only</th>'
+    assert headings in form.content.decode()  # each column of radios says what it is
     choices = {k.value: "email" for k in Kind if k != Kind.WEBHOOK_TEST}
     saved = client.post("/notices/preferences/", {**choices, "lease.cancelled": "web"})
     assert saved.status_code == 302

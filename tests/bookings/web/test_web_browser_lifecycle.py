@@ -69,6 +69,11 @@ def test_a_short_lease_seen_live_from_booking_to_completed(lifecycle, page, log_
     shot(page, "lifecycle-05b-notices")
     page.reload()
     expect(page.locator(".notice.unread", has_text="live demo")).to_have_count(0)
+    page.get_by_role("link", name="Choose which notices you get, and how.").click()
+    expect(page.locator("table.preferences thead th")).to_have_text(
+        ["Notice", "Not at all", "In the web only", "In the web and by e-mail"]
+    )
+    shot(page, "lifecycle-05c-notice-preferences")
     page.goto(lease_page)
     release = page.get_by_role("link", name="Release early…")
     expect(release).to_be_visible()

@@ -16,7 +16,6 @@ from notices.domain.webhooks import (
 )
 from notices.models import WebhookEndpoint
 
-
 TITLE = "This webhook endpoint cannot be saved."
 
 

@@ -185,6 +185,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The notices' sweep (notices/domain/deliveries.py): ending soon, routing, retries.
+NOTICE_SWEEP_SECONDS = env_int("NOTICE_SWEEP_SECONDS", 2)
 # Notices go to their own queue and worker: a slow webhook receiver delays no lease step.
 CELERY_TASK_ROUTES = {"notices.tasks.*": {"queue": "notices"}}
 CELERY_BEAT_SCHEDULE = {
@@ -196,8 +198,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "notices-sweep": {
         "task": "notices.tasks.notices_sweep",
-        "schedule": float(env_int("NOTICE_SWEEP_SECONDS", 2)),
-        "options": {"expires": float(env_int("NOTICE_SWEEP_SECONDS", 2))},
+        "schedule": float(NOTICE_SWEEP_SECONDS),
+        "options": {"expires": float(NOTICE_SWEEP_SECONDS)},
     },
 }
 

@@ -50,6 +50,7 @@ from django.utils import timezone
 
 from adapters import AllocationSpec, LeaseSpec, UnknownAdapterError, get_adapter
 from bookings.choices import ActorKind, Phase
+from bookings.domain import policy
 from bookings.domain.isotime import iso
 from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.leases import (
@@ -355,9 +356,10 @@ def _failed(*, lease_id, kind: str, error: Exception) -> Step | None:
         lease.last_error = str(error)[:2000]
         retryable = getattr(error, "retryable", True)
         last = lease.attempts >= settings.LEASE_MAX_ATTEMPTS or not retryable
-        delay = min(
-            settings.LEASE_RETRY_BASE_SECONDS * 2 ** (lease.attempts - 1),
-            settings.LEASE_RETRY_MAX_SECONDS,
+        delay = policy.retry_delay(
+            lease.attempts,
+            base=settings.LEASE_RETRY_BASE_SECONDS,
+            most=settings.LEASE_RETRY_MAX_SECONDS,
         )
         what = f"{kind} failed (attempt {lease.attempts}): {error}"
         if kind == RELEASE and isinstance(error, UnknownAdapterError):

@@ -60,6 +60,12 @@ def holds_per_user() -> int:
     return int(settings.OFFER_HOLDS_PER_USER)
 
 
+def retry_delay(attempts: int, *, base: int, most: int) -> int:
+    """Seconds before try `attempts` + 1 of a failed step: base·2^(attempts-1), at most `most`
+    (lease steps, notice deliveries)."""
+    return min(base * 2 ** (attempts - 1), most)
+
+
 def words(seconds: int) -> str:
     """A limit in words: "14 days", "36 hours", "90 minutes"."""
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):

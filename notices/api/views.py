@@ -67,21 +67,12 @@ class WebhookList(ProblemAPIView, generics.ListAPIView):
         endpoint = webhook_endpoint_create(
             user=request.user,
             url=data["url"],
-            kinds=_kinds(data.get("kinds", [])),
+            kinds=data.get("kinds"),
             description=data.get("description", ""),
             token=token,
         )
         body = WebhookEndpointSerializer(endpoint, context={"request": request}).data
         return Response(body, status=201, headers={"Location": f"{request.path}{endpoint.id}/"})
-
-
-def _kinds(kinds):
-    if not isinstance(kinds, list):
-        raise DomainError(
-            TITLE,
-            errors=[FieldError("kinds", "must be a list of event types")],
-        )
-    return kinds
 
 
 class WebhookDetail(ProblemAPIView):
@@ -102,8 +93,6 @@ class WebhookDetail(ProblemAPIView):
     def patch(self, request, id):
         endpoint = self.endpoint(request, id)
         data = _body(request)
-        if "kinds" in data:
-            _kinds(data["kinds"])
         endpoint = webhook_endpoint_update(endpoint=endpoint, changes=data)
         return Response(WebhookEndpointSerializer(endpoint, context={"request": request}).data)
 

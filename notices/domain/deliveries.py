@@ -39,9 +39,6 @@ from notices.models import Delivery, Notice, WebhookEndpoint
 logger = logging.getLogger(__name__)
 BATCH = 200
 ENDING_PHASES = (Phase.AVAILABLE, Phase.RUNNING)
-# Kinds about an endpoint: sent to that endpoint only (a test), or to its owner but never to
-# the endpoint that stopped answering (a disabling).
-ENDPOINT_KINDS = {Kind.WEBHOOK_TEST, Kind.WEBHOOK_DISABLED}
 
 
 @dataclass(frozen=True)
@@ -62,18 +59,19 @@ def notices_ending_soon(*, now: datetime) -> int:
     """Write the "ending soon" notice of each running lease within NOTICE_BEFORE_END of its
     end that has none for that end yet (keyed by the end: an extended lease gets another)."""
     before = timedelta(seconds=policy.limit_seconds("NOTICE_BEFORE_END"))
-    leases = list(
-        Lease.objects.filter(phase__in=ENDING_PHASES, end__gt=now, end__lte=now + before)
-        .select_related("site")
-        .order_by("end")[:BATCH]
-    )
-    if not leases:
-        return 0
+    # The leases within the window are few (they end in the next NOTICE_BEFORE_END); those
+    # already told are dropped before the batch is cut, so they never crowd the others out.
+    ending = Lease.objects.filter(phase__in=ENDING_PHASES, end__gt=now, end__lte=now + before)
     seen = set(
-        Notice.objects.filter(lease__in=leases, kind=Kind.LEASE_ENDING_SOON).values_list(
+        Notice.objects.filter(lease__in=ending, kind=Kind.LEASE_ENDING_SOON).values_list(
             "lease_id", "key"
         )
     )
+    due = [
+        lease
+        for lease in ending.select_related("site").order_by("end")
+        if (lease.id, iso(lease.end)) not in seen
+    ][:BATCH]
     notices = [
         lease_notice(
             lease,
@@ -81,8 +79,7 @@ def notices_ending_soon(*, now: datetime) -> int:
             data={"latest_end": iso(lease_latest_end(lease=lease, now=now))},
             key=iso(lease.end),
         )
-        for lease in leases
-        if (lease.id, iso(lease.end)) not in seen
+        for lease in due
     ]
     # Two sweeps at once: the unique (lease, kind, key) keeps one.
     Notice.objects.bulk_create(notices, ignore_conflicts=True)
@@ -99,11 +96,7 @@ def notices_route(*, now: datetime) -> int:
         )
         if not notices:
             return 0
-        users = {n.user_id for n in notices} | {
-            n.lease.offer_set.client_id
-            for n in notices
-            if n.lease_id and n.lease.offer_set_id and n.lease.offer_set.client_id
-        }
+        users = {user for n in notices for user in _endpoint_owners(n)}
         preferences = preferences_by_user(n.user_id for n in notices)
         endpoints: dict[int, list[WebhookEndpoint]] = {}
         for endpoint in WebhookEndpoint.objects.filter(user_id__in=users, enabled=True):
@@ -124,14 +117,21 @@ def _deliveries_of(notice: Notice, preferences, endpoints, now) -> list[Delivery
     out = []
     if notice.user.email and preferences.choice(notice.kind) == Choice.EMAIL:
         out.append(_delivery(notice, Channel.EMAIL, now))
-    owners = [notice.user_id]
-    if notice.lease_id and notice.lease.offer_set_id and notice.lease.offer_set.client_id:
-        owners.append(notice.lease.offer_set.client_id)
-    for owner in dict.fromkeys(owners):
+    for owner in _endpoint_owners(notice):
         for endpoint in endpoints.get(owner, ()):
             if endpoint.wants(notice.kind) and endpoint.id != notice.endpoint_id:
                 out.append(_delivery(notice, Channel.WEBHOOK, now, endpoint_id=endpoint.id))
     return out
+
+
+def _endpoint_owners(notice: Notice) -> list[int]:
+    """Whose webhook endpoints hear of `notice`: its user's, and those of the platform that
+    booked its lease for them (OfferSet.client)."""
+    owners = [notice.user_id]
+    offer_set = notice.lease.offer_set if notice.lease_id else None
+    if offer_set and offer_set.client_id and offer_set.client_id != notice.user_id:
+        owners.append(offer_set.client_id)
+    return owners
 
 
 def _delivery(notice, channel, now, endpoint_id=None) -> Delivery:
@@ -221,21 +221,18 @@ def _record(delivery_id: int, *, error: str = "", status=None, final: bool = Fal
             if final or delivery.attempts >= settings.NOTICE_MAX_ATTEMPTS:
                 delivery.state, delivery.due_at = DeliveryState.FAILED, None
             else:
-                delivery.due_at = now + timedelta(seconds=retry_delay(delivery.attempts))
+                delay = policy.retry_delay(
+                    delivery.attempts,
+                    base=settings.NOTICE_RETRY_BASE_SECONDS,
+                    most=settings.NOTICE_RETRY_MAX_SECONDS,
+                )
+                delivery.due_at = now + timedelta(seconds=delay)
         delivery.save()
         if delivery.endpoint_id and not final:
             _endpoint_count(delivery.endpoint, ok=not error, error=error)
     if error:
         logger.warning("delivery %s (%s) failed: %s", delivery_id, delivery.channel, error)
     return delivery.state
-
-
-def retry_delay(attempts: int) -> int:
-    """Seconds before try `attempts` + 1: base·2^(attempts-1), at most the max."""
-    return min(
-        settings.NOTICE_RETRY_BASE_SECONDS * 2 ** (attempts - 1),
-        settings.NOTICE_RETRY_MAX_SECONDS,
-    )
 
 
 def _endpoint_count(endpoint: WebhookEndpoint, *, ok: bool, error: str) -> None:

@@ -8,6 +8,7 @@ sends: the sweep (notices.domain.deliveries) does, after the commit.
 
 from django.utils import timezone
 
+from bookings.choices import Phase
 from bookings.domain.isotime import iso
 from notices.choices import PHASE_KINDS, Kind
 from notices.models import Notice
@@ -42,7 +43,7 @@ def lease_change_notices(change, *, from_phase: str) -> list[Notice]:
     lease = change.lease
     if change.to is not None and change.to in PHASE_KINDS:
         data = {"from": from_phase, "message": change.message}
-        if change.to == "AVAILABLE":
+        if change.to == Phase.AVAILABLE:
             data["connectors"] = lease.connectors
         notices.append(lease_notice(lease, kind=PHASE_KINDS[change.to], data=data))
     if change.notice_kind:

@@ -81,27 +81,31 @@ def _is_self(host: str, port: int) -> bool:
     return host.lower() in own and port == site_port
 
 
-def _check(errors: FieldErrors, *, url=None, kinds=None, description=None) -> None:
-    if url is not None:
+MISSING = object()  # a field the input does not give (None is a value: refused)
+
+
+def _check(errors: FieldErrors, *, url=MISSING, kinds=MISSING, description=MISSING) -> None:
+    if url is not MISSING:
         for problem in webhook_url_problems(url):
             errors.add("url", problem)
-    if kinds is not None:
+    if kinds is not MISSING:
         if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
             errors.add("kinds", "must be a list of event types")
         else:
             for i, kind in enumerate(kinds):
                 if kind not in CHOOSABLE_KINDS:
                     errors.add(f"kinds[{i}]", f"is not an event type: {kind!r}")
-    if description is not None and (not isinstance(description, str) or len(description) > 200):
+    if description is not MISSING and (not isinstance(description, str) or len(description) > 200):
         errors.add("description", "must be text of at most 200 characters")
 
 
-def webhook_endpoint_create(*, user, url, kinds=(), description="", token=None):
+def webhook_endpoint_create(*, user, url, kinds=None, description="", token=None):
+    kinds = [] if kinds is None else kinds
     errors = FieldErrors()
-    _check(errors, url=url, kinds=list(kinds), description=description)
+    _check(errors, url=url, kinds=kinds, description=description)
     errors.raise_if_any("This webhook endpoint cannot be saved.")
     return WebhookEndpoint.objects.create(
-        user=user, token=token, url=url, kinds=list(kinds), description=description
+        user=user, token=token, url=url, kinds=kinds, description=description
     )
 
 
@@ -110,9 +114,9 @@ def webhook_endpoint_update(*, endpoint: WebhookEndpoint, changes: dict) -> Webh
     errors = FieldErrors()
     _check(
         errors,
-        url=changes.get("url"),
-        kinds=changes.get("kinds"),
-        description=changes.get("description"),
+        url=changes.get("url", MISSING),
+        kinds=changes.get("kinds", MISSING),
+        description=changes.get("description", MISSING),
     )
     if "enabled" in changes and not isinstance(changes["enabled"], bool):
         errors.add("enabled", "must be true or false")

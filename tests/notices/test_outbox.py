@@ -13,6 +13,7 @@ from bookings.domain.leases import lease_accept, lease_extend, lease_transition
 from bookings.domain.offer_sets import offer_set_create
 from bookings.models import Lease
 from notices.choices import Kind
+from notices.domain import deliveries
 from notices.domain.deliveries import notices_ending_soon
 from notices.domain.preferences import preferences_set
 from notices.models import Notice
@@ -44,7 +45,7 @@ def test_accepting_writes_the_accepted_notice_with_the_leases_snapshot(astro, po
         "start": iso(lease.start),
         "end": iso(lease.end),
         "version": lease.version,
-        "message": notice.data["message"],
+        "message": "accepted",
     }
 
 
@@ -137,3 +138,17 @@ def test_a_lease_far_from_its_end_is_not_ending_soon(astro, pool):
     for to in (Phase.PREPARING, Phase.AVAILABLE):
         lease_transition(lease=lease, to=to, actor_kind=ActorKind.WORKER)
     assert notices_ending_soon(now=timezone.now()) == 0
+
+
+def test_leases_already_told_do_not_crowd_out_the_others(astro, pool, monkeypatch):
+    monkeypatch.setattr(deliveries, "BATCH", 1)
+    start = timezone.now() - timedelta(minutes=50)
+    for seconds in (3600, 3660):  # both end within the next 15 minutes
+        lease = lease_accept(
+            lease_id=make_offer(astro, pool, start=start, seconds=seconds).id, user=astro
+        )
+        for to in (Phase.PREPARING, Phase.AVAILABLE):
+            lease_transition(lease=lease, to=to, actor_kind=ActorKind.WORKER)
+    now = timezone.now()
+    assert [notices_ending_soon(now=now) for _ in range(3)] == [1, 1, 0]
+    assert Notice.objects.filter(kind=Kind.LEASE_ENDING_SOON).count() == 2

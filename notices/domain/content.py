@@ -3,7 +3,6 @@ zone), and the JSON payload of its webhook. Rendered when it is delivered or sho
 snapshot written with it (`Notice.data`) and the lease's name and site."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
@@ -11,7 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from bookings.domain.connectors import connector_rows
-from bookings.domain.isotime import parse_instant, shown
+from bookings.domain.isotime import iso, parse_instant, shown
 from bookings.models import Profile
 from notices.choices import Kind
 from notices.models import Notice
@@ -206,7 +205,7 @@ RENDERERS = {
 }
 
 
-def notice_payload(notice: Notice, *, now: datetime) -> dict:
+def notice_payload(notice: Notice) -> dict:
     """The Standard Webhooks payload: {"type", "timestamp", "data"}; the data names the
     notice and, for a lease notice, the lease as the API shows where to find it."""
     data = {"notice": str(notice.id), **notice.data}
@@ -224,4 +223,4 @@ def notice_payload(notice: Notice, *, now: datetime) -> dict:
             "id": str(notice.offer_set_id),
             "url": site_url(reverse("api:offer-set-detail", args=[notice.offer_set_id])),
         }
-    return {"type": notice.kind, "timestamp": notice.created.isoformat(), "data": data}
+    return {"type": notice.kind, "timestamp": iso(notice.created), "data": data}

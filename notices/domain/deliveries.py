@@ -189,7 +189,7 @@ def _send_webhook(delivery: Delivery) -> int:
     signed = webhook_sign(
         endpoint=delivery.endpoint,
         msg_id=str(notice.id),
-        payload=notice_payload(notice, now=now),
+        payload=notice_payload(notice),
         now=now,
     )
     return webhook_post(url=delivery.endpoint.url, signed=signed)

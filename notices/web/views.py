@@ -11,12 +11,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from bookings.domain.errors import DomainError
 from notices.choices import Choice
-from notices.domain.content import notice_content, user_zone
+from notices.domain.content import notice_content
 from notices.domain.preferences import (
     preferences_for_user,
     preferences_set,
@@ -33,7 +34,7 @@ PAGE = 25
 @require_GET
 def notice_list(request):
     page = Paginator(notices_for_user(user=request.user), PAGE).get_page(request.GET.get("page"))
-    zone = user_zone(request.user)
+    zone = timezone.get_current_timezone()  # the user's, activated by UserTimezoneMiddleware
     rows = [(n, notice_content(n, zone=zone), n.read_at is None) for n in page]
     # Opened: what this page shows is read now (shown as new this once).
     notices_mark_read(user=request.user, ids=[n.id for n, _, unread in rows if unread])

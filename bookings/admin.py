@@ -79,6 +79,7 @@ class LeaseAdmin(ViewOnlyAdmin):
 
 class LeaseInline(admin.TabularInline):
     model = Lease
+    fk_name = "offer_set"
     extra = 0
     fields = readonly_fields = ["id", "rank", "phase", "site", "start", "end", "expires"]
     show_change_link = True

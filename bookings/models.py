@@ -93,6 +93,21 @@ class Lease(models.Model):
     )
     last_error = models.TextField(blank=True)
     prepared_at = models.DateTimeField(null=True, blank=True)
+    # Consent to move (the request's `flex`, DESIGN §8a): {"before": s, "after": s, "pools":
+    # [slug] or None}; None: the lease may not move in time (it may change pool).
+    flex = models.JSONField(null=True, blank=True)
+    # Flags, not phases (DESIGN §8a), set by resources.domain.capacity: `displaced` — a
+    # capacity change left no room for it within its consent, its allocations are gone
+    # (kept in `displaced_allocations` for the release and the record), fresh offers are in
+    # `displaced_offer_set`, and at `displaced_deadline` it is cancelled unless the owner
+    # chose one; `degraded` — it had started when a drop took capacity it was using.
+    displaced = models.BooleanField(default=False)
+    displaced_deadline = models.DateTimeField(null=True, blank=True)
+    displaced_offer_set = models.ForeignKey(
+        OfferSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    displaced_allocations = models.JSONField(default=list, blank=True)
+    degraded = models.BooleanField(default=False)
     released_at = models.DateTimeField(
         null=True, blank=True, help_text="When the adapters last made everything gone."
     )

@@ -17,6 +17,7 @@ class Kind(models.TextChoices):
     LEASE_CANCELLED = "lease.cancelled", "lease cancelled"
     LEASE_MOVED = "lease.moved", "lease moved"
     LEASE_DISPLACED = "lease.displaced", "lease displaced"
+    LEASE_DEGRADED = "lease.degraded", "lease degraded"
     BUDGET_WARNING = "budget.warning", "budget warning"
     WEBHOOK_DISABLED = "webhook.disabled", "webhook endpoint disabled"
     WEBHOOK_TEST = "webhook.test", "webhook test event"

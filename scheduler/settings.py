@@ -179,7 +179,10 @@ LOAD_CACHE = env_bool("LOAD_CACHE", True)
 
 # --- Celery (scheduler/celery.py reads the CELERY_ namespace) ---
 CELERY_BROKER_URL = REDIS_URL
-CELERY_RESULT_BACKEND = None
+# Results are kept only for the tasks a caller waits on (the capacity planner), briefly.
+CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = 600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -307,3 +310,14 @@ WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5)
 WEBHOOK_DISABLE_AFTER = env_int("WEBHOOK_DISABLE_AFTER", 15)
 # Receivers on private, loopback or link-local addresses are refused unless this is set.
 WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+
+# Re-planning after a capacity change (resources.domain.capacity, scheduler.engine.replan):
+# CP-SAT's time per objective stage and its workers (on the Celery worker, never in a
+# request); how long a request waits for the worker's answer (then 503 + Retry-After); how
+# long a displaced lease's owner has to choose a fresh offer (at most until its preparation).
+REPLAN_STAGE_SECONDS = float(os.environ.get("REPLAN_STAGE_SECONDS", "3"))
+REPLAN_WORKERS = env_int("REPLAN_WORKERS", 2)
+REPLAN_WAIT_SECONDS = env_int("REPLAN_WAIT_SECONDS", 60)
+REPLAN_DISPLACED_HOURS = env_int("REPLAN_DISPLACED_HOURS", 24)
+# Tests and commands plan in their own process instead of asking the worker.
+REPLAN_IN_PROCESS = env_bool("REPLAN_IN_PROCESS", False)

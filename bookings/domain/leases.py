@@ -138,6 +138,7 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
                     for sibling in siblings
                     if sibling.id != lease.id and sibling.phase == Phase.OFFERED
                 ),
+                *_replaced(lease, now),
             ]
             leases_write(changes, actor_kind=ActorKind.USER, actor=user)
             return lease
@@ -146,6 +147,24 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
             raise
         _attach_fresh_offers(error, lease_id=lease_id, user=user)
         raise
+
+
+def _replaced(lease: Lease, now: datetime) -> list[LeaseChange]:
+    """Accepting a fresh offer of a displaced lease replaces it: it is cancelled."""
+    if lease.offer_set_id is None:
+        return []
+    displaced = Lease.objects.select_for_update().filter(
+        displaced_offer_set_id=lease.offer_set_id, displaced=True, phase__in=CANCELLABLE
+    )
+    return [
+        LeaseChange(
+            old,
+            Phase.CANCELLED,
+            f"replaced by lease {lease.id}, a fresh offer accepted after it was displaced",
+            {"next_action_at": now},
+        )
+        for old in displaced
+    ]
 
 
 def _lock_family(*, lease_id, user) -> list[Lease]:

@@ -51,7 +51,7 @@ from django.utils import timezone
 from adapters import AllocationSpec, LeaseSpec, UnknownAdapterError, get_adapter
 from bookings.choices import ActorKind, Phase
 from bookings.domain import policy
-from bookings.domain.isotime import iso
+from bookings.domain.isotime import iso, parse_instant
 from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.leases import (
     lease_accepted_fields,
@@ -60,6 +60,7 @@ from bookings.domain.leases import (
 )
 from bookings.domain.sql.locks import RUN_LOCK, RUN_PROBE, RUN_UNLOCK
 from bookings.models import Lease
+from resources.models import Pool
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,25 @@ def lease_specs(lease: Lease) -> list[tuple[str, LeaseSpec]]:
                 settings=a.pool.adapter_settings,
             )
         )
+    if not groups and lease.displaced_allocations:
+        # A displaced lease gave its allocations back; what it may have reserved ahead (slurm)
+        # is released from the record kept of them.
+        pools = {
+            p.slug: p
+            for p in Pool.objects.filter(slug__in=[a["pool"] for a in lease.displaced_allocations])
+        }
+        for a in lease.displaced_allocations:
+            pool = pools.get(a["pool"])
+            if pool is not None:
+                groups.setdefault(pool.adapter, []).append(
+                    AllocationSpec(
+                        pool=pool.slug,
+                        amounts=a["amounts"],
+                        start=parse_instant(a["start"]),
+                        end=parse_instant(a["end"]),
+                        settings=pool.adapter_settings,
+                    )
+                )
     return [
         (
             name,
@@ -198,7 +218,15 @@ def _step_of(lease: Lease) -> str | None:
 
 def _begin(lease: Lease, now: datetime, actor_kind: str) -> None:
     """The phase moves that happen at a due time, by the tick or by the task that is due."""
-    if lease.phase in NOT_READY_PHASES and now >= lease.end:
+    if lease.displaced and lease.phase in NOT_READY_PHASES and now >= lease.displaced_deadline:
+        lease_transition(
+            lease=lease,
+            to=Phase.CANCELLED,
+            actor_kind=actor_kind,
+            message="cancelled: it was displaced and no fresh offer was accepted by its deadline",
+            next_action_at=now,
+        )
+    elif lease.phase in NOT_READY_PHASES and now >= lease.end:
         _fail(lease, now, actor_kind, "its end passed before its resources were ready")
     elif lease.phase == Phase.WAITING:
         lease_transition(

@@ -26,7 +26,7 @@ from bookings.domain.sql.rows import prefetched
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from notices.domain.outbox import offer_held_notice
 from resources.choices import DIMENSIONS, PoolKind
-from resources.models import Dataset, Site
+from resources.models import Dataset, Pool, Site
 from scheduler import engine
 
 # Offers found outside the lock may be taken by a concurrent writer before we hold them;
@@ -108,6 +108,14 @@ def _check_references(normalised: dict) -> None:
     for i, slug in enumerate(normalised["datasets"]):
         if slug not in known:
             errors.append(FieldError(f"datasets[{i}]", f"unknown dataset {slug!r}"))
+    flex_pools = (normalised.get("flex") or {}).get("pools") or []
+    if flex_pools:
+        pools = set(Pool.objects.filter(slug__in=flex_pools).values_list("slug", flat=True))
+        errors += [
+            FieldError("flex.pools", f"unknown pool {slug!r}")
+            for slug in flex_pools
+            if slug not in pools
+        ]
     if errors:
         raise DomainError("The request is not valid.", errors=errors)
 
@@ -271,8 +279,12 @@ def _staging_bound(datasets) -> int:
     return max([*seconds, 0])
 
 
-def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -> OfferSet:
-    """Validate `data`, find offers, and hold them; the answer may be NO with reasons."""
+def offer_set_create(
+    *, owner, data, client=None, now: datetime | None = None, hold_until: datetime | None = None
+) -> OfferSet:
+    """Validate `data`, find offers, and hold them (until `hold_until` if given: the fresh
+    offers of a displaced lease are held until its deadline); the answer may be NO with
+    reasons."""
     now = now or timezone.now()
     normalised = request_normalise(data=data, now=now)
     _check_references(normalised)
@@ -298,13 +310,16 @@ def offer_set_create(*, owner, data, client=None, now: datetime | None = None) -
                     offers=kept,
                     pools=pools,
                     notes=notes,
+                    hold_until=hold_until,
                 )
     raise AssertionError("unreachable")
 
 
-def _write(*, owner, client, normalised, answer, offers, pools, notes=()) -> OfferSet:
+def _write(
+    *, owner, client, normalised, answer, offers, pools, notes=(), hold_until=None
+) -> OfferSet:
     now = timezone.now()
-    expires = now + timedelta(seconds=settings.OFFER_HOLD_SECONDS)
+    expires = hold_until or now + timedelta(seconds=settings.OFFER_HOLD_SECONDS)
     messages = [
         *notes,
         *(
@@ -352,6 +367,7 @@ def _write(*, owner, client, normalised, answer, offers, pools, notes=()) -> Off
             preparation_start=instant(offer.preparation_start),
             expires=expires,
             executable=normalised["executable"],
+            flex=normalised.get("flex"),
         )
         for rank, offer in enumerate(offers)
     ]

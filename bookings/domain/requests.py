@@ -26,7 +26,9 @@ _REQUEST_KEYS = {
     "start",
     "max_offers",
     "executable",
+    "flex",
 }
+_FLEX_KEYS = {"before", "after", "pools"}
 _COMPONENT_KEYS = {"name", "kind", "replicas", "amounts"}
 
 
@@ -190,13 +192,14 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     window = _window(data.get("start"), "start", now, errors)
     max_offers = _max_offers(data.get("max_offers", policy.DEFAULT_OFFERS), errors)
     executable = _executable(data.get("executable"), errors)
+    flex = _flex(data.get("flex"), errors)
     errors.raise_if_any("The request is not valid.")
     start, latest = window
     if latest < now - timedelta(seconds=settings.ENGINE_STEP_SECONDS):
         raise DomainError(
             "The request is not valid.", errors=[FieldError("start", "the window is in the past")]
         )
-    return {
+    normalised = {
         "name": name,
         "components": components,
         "datasets": datasets,
@@ -206,6 +209,9 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
         "max_offers": max_offers,
         "executable": executable,
     }
+    if flex is not None:  # only when asked for: stored requests without it read the same
+        normalised["flex"] = flex
+    return normalised
 
 
 def _name(value: Any, errors: FieldErrors) -> str:
@@ -314,3 +320,36 @@ def _executable(value: Any, errors: FieldErrors) -> Any:
     if value is not None and not isinstance(value, dict):
         errors.add("executable", "must be an object or null")
     return value
+
+
+def _flex(value: Any, errors: FieldErrors) -> dict | None:
+    """Consent to move (DESIGN §8a): how much earlier (`before`) and later (`after`) the
+    lease may start, as ISO 8601 durations or seconds (0 allowed), and the `pools` of its
+    site it may move to (default: every equivalent one). None when not given."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        errors.add("flex", 'must be an object such as {"before": "PT2H", "after": "PT24H"}')
+        return None
+    for key in sorted(map(str, set(value) - _FLEX_KEYS)):
+        errors.add(f"flex.{key}", "is not a known field (before, after, pools)")
+    flex: dict = {"before": 0, "after": 0, "pools": None}
+    limit = policy.limit_seconds("BOOKING_MAX_LEAD")
+    for key in ("before", "after"):
+        raw = value.get(key, 0)
+        seconds = raw if _whole(raw) else duration_seconds(raw)
+        if seconds is None:
+            errors.add(f"flex.{key}", f"{quoted(raw)} is not an ISO 8601 duration such as PT2H")
+        elif seconds < 0:
+            errors.add(f"flex.{key}", "must not be negative")
+        elif seconds > limit:
+            errors.add(f"flex.{key}", f"must be at most {policy.words(limit)}")
+        else:
+            flex[key] = seconds
+    pools = value.get("pools")
+    if pools is not None:
+        if not isinstance(pools, list) or not all(isinstance(p, str) and p for p in pools):
+            errors.add("flex.pools", "must be a list of pool slugs, or null for any equivalent")
+        else:
+            flex["pools"] = sorted(set(pools))
+    return flex

@@ -153,10 +153,28 @@ def _displaced(notice, data, zone) -> Content:
     lines = [f"{name} ({_span(data, zone)}) cannot keep its time."]
     if data.get("why"):
         lines.append(f"Why: {data['why']}")
+    offers = data.get("offers") or []
+    if offers:
+        lines.append("Fresh offers, held for you until the deadline:")
+        lines += [f"• {_between(o['start'], o['end'], zone)}" for o in offers]
+    elif "offers" in data:
+        lines.append("No fresh offer fits within the booking limits now.")
     what_next = [data.get("what_next") or "Pick one of the fresh offers, or cancel it."]
     if data.get("deadline"):
         what_next.append(f"Decide by {local(data['deadline'], zone)}.")
-    return Content(f"Needs a new time: {name}", lines, _lease_link(notice), "Choose", what_next)
+    link = _lease_link(notice)
+    if data.get("offer_set"):
+        link = site_url(reverse("web:offer-set", args=[data["offer_set"]]))
+    return Content(f"Needs a new time: {name}", lines, link, "Choose", what_next)
+
+
+def _degraded(notice, data, zone) -> Content:
+    name = _lease_name(notice)
+    lines = [f"{name} ({_span(data, zone)}) lost some of the capacity it runs on."]
+    if data.get("why"):
+        lines.append(f"Why: {data['why']}")
+    what_next = [data.get("what_next") or "It keeps running; expect it to be slower."]
+    return Content(f"Degraded: {name}", lines, _lease_link(notice), "See the lease", what_next)
 
 
 def _budget(notice, data, zone) -> Content:
@@ -199,6 +217,7 @@ RENDERERS = {
     Kind.LEASE_CANCELLED: _cancelled,
     Kind.LEASE_MOVED: _moved,
     Kind.LEASE_DISPLACED: _displaced,
+    Kind.LEASE_DEGRADED: _degraded,
     Kind.BUDGET_WARNING: _budget,
     Kind.WEBHOOK_DISABLED: _webhook_disabled,
     Kind.WEBHOOK_TEST: _test,

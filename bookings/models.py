@@ -107,6 +107,10 @@ class Lease(models.Model):
         OfferSet, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     displaced_allocations = models.JSONField(default=list, blank=True)
+    # On a fresh offer made for a displaced lease: accepting it cancels that lease.
+    replaces = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     degraded = models.BooleanField(default=False)
     released_at = models.DateTimeField(
         null=True, blank=True, help_text="When the adapters last made everything gone."

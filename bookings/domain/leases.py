@@ -150,11 +150,11 @@ def lease_accept(*, lease_id, user, if_match: int | None = None) -> Lease:
 
 
 def _replaced(lease: Lease, now: datetime) -> list[LeaseChange]:
-    """Accepting a fresh offer of a displaced lease replaces it: it is cancelled."""
-    if lease.offer_set_id is None:
+    """Accepting a fresh offer made for a displaced lease replaces that lease: cancelled."""
+    if lease.replaces_id is None:
         return []
     displaced = Lease.objects.select_for_update().filter(
-        displaced_offer_set_id=lease.offer_set_id, displaced=True, phase__in=CANCELLABLE
+        id=lease.replaces_id, displaced=True, phase__in=CANCELLABLE
     )
     return [
         LeaseChange(

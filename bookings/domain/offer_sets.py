@@ -280,11 +280,17 @@ def _staging_bound(datasets) -> int:
 
 
 def offer_set_create(
-    *, owner, data, client=None, now: datetime | None = None, hold_until: datetime | None = None
+    *,
+    owner,
+    data,
+    client=None,
+    now: datetime | None = None,
+    hold_until: datetime | None = None,
+    replaces: Lease | None = None,
 ) -> OfferSet:
-    """Validate `data`, find offers, and hold them (until `hold_until` if given: the fresh
-    offers of a displaced lease are held until its deadline); the answer may be NO with
-    reasons."""
+    """Validate `data`, find offers, and hold them; the answer may be NO with reasons. The
+    fresh offers of a displaced lease are held until its deadline (`hold_until`) and
+    replace it when accepted (`replaces`)."""
     now = now or timezone.now()
     normalised = request_normalise(data=data, now=now)
     _check_references(normalised)
@@ -311,12 +317,13 @@ def offer_set_create(
                     pools=pools,
                     notes=notes,
                     hold_until=hold_until,
+                    replaces=replaces,
                 )
     raise AssertionError("unreachable")
 
 
 def _write(
-    *, owner, client, normalised, answer, offers, pools, notes=(), hold_until=None
+    *, owner, client, normalised, answer, offers, pools, notes=(), hold_until=None, replaces=None
 ) -> OfferSet:
     now = timezone.now()
     expires = hold_until or now + timedelta(seconds=settings.OFFER_HOLD_SECONDS)
@@ -368,6 +375,7 @@ def _write(
             expires=expires,
             executable=normalised["executable"],
             flex=normalised.get("flex"),
+            replaces=replaces,
         )
         for rank, offer in enumerate(offers)
     ]

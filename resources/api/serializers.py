@@ -60,3 +60,17 @@ class FreeSegmentSerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     free = AmountsField()
+
+
+class CapacityImpactSerializer(serializers.Serializer):
+    """What a capacity edit does (resources.domain.capacity.Impact.as_json)."""
+
+    summary = serializers.CharField()
+    applied = serializers.BooleanField()
+    change = serializers.IntegerField(allow_null=True)
+    replanned = serializers.BooleanField()
+    messages = serializers.ListField(child=serializers.CharField())
+    kept = serializers.IntegerField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    leases = serializers.ListField(child=serializers.DictField())
+    plan = serializers.DictField()

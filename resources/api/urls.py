@@ -12,4 +12,15 @@ urlpatterns = [
         views.PoolAvailability.as_view(),
         name="pool-availability",
     ),
+    path(
+        "pools/<slug:slug>/capacity-changes/",
+        views.PoolCapacityChanges.as_view(),
+        name="pool-capacity-changes",
+    ),
+    path("pools/<slug:slug>/capacity", views.PoolCapacity.as_view(), name="pool-capacity"),
+    path(
+        "capacity-changes/<int:id>",
+        views.CapacityChangeDetail.as_view(),
+        name="capacity-change",
+    ),
 ]

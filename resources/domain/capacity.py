@@ -122,6 +122,7 @@ class Impact:
     replanned: bool = False
     applied: bool = False
     messages: list[str] = field(default_factory=list)
+    change_id: int | None = None  # the capacity change written (add, change)
 
     def count(self, verdict: str) -> int:
         return sum(row.verdict == verdict for row in self.rows)
@@ -137,6 +138,7 @@ class Impact:
             "edit": self.edit.as_json(),
             "summary": self.summary,
             "applied": self.applied,
+            "change": self.change_id,
             "replanned": self.replanned,
             "messages": self.messages,
             "kept": self.kept,
@@ -751,7 +753,7 @@ def capacity_apply(
             impact.messages.append(
                 "The calendar changed since the preview: the edit was planned again."
             )
-        _write_edit(calendar, edit)
+        impact.change_id = _write_edit(calendar, edit)
         displaced = _write_leases(calendar, impact, actor=actor)
         impact.applied = True
         transaction.on_commit(lambda: (after_commit or _offers_now)(displaced))
@@ -768,7 +770,7 @@ def _placements(proposal: list[dict]) -> list[replan.Placement] | None:
         return None
 
 
-def _write_edit(calendar: _Calendar, edit: CapacityEdit) -> None:
+def _write_edit(calendar: _Calendar, edit: CapacityEdit) -> int | None:
     pool = calendar.pool
     values = edit.values
     if edit.action == REMOVE:
@@ -786,9 +788,10 @@ def _write_edit(calendar: _Calendar, edit: CapacityEdit) -> None:
             **{d: values.get(d) for d in DIMENSIONS},
         }
         if edit.action == ADD:
-            CapacityChange.objects.create(pool=pool, **fields)
-        else:
-            CapacityChange.objects.filter(id=edit.change_id, pool=pool).update(**fields)
+            return CapacityChange.objects.create(pool=pool, **fields).id
+        CapacityChange.objects.filter(id=edit.change_id, pool=pool).update(**fields)
+        return edit.change_id
+    return None
 
 
 def _why(calendar: _Calendar, edit: CapacityEdit) -> str:
@@ -920,7 +923,11 @@ def lease_displaced_offer(*, lease_id) -> None:
         )
         try:
             fresh = offer_set_create(
-                owner=lease.owner, data=request, client=None, hold_until=lease.displaced_deadline
+                owner=lease.owner,
+                data=request,
+                client=None,
+                hold_until=lease.displaced_deadline,
+                replaces=lease,
             )
         except DomainError:
             fresh = None

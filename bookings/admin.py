@@ -1,9 +1,12 @@
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
 from bookings.domain.errors import DomainError
-from bookings.domain.leases import lease_cancel
+from bookings.domain.leases import lease_cancel_by_operator, lease_mark_failed
 from bookings.domain.offer_sets import offer_set_decline
 from bookings.models import Allocation, ApiToken, Lease, LeaseEvent, OfferSet, Profile
+from resources.domain.capacity import lease_replan
 
 
 class AllocationInline(admin.TabularInline):
@@ -54,27 +57,78 @@ class ViewOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class LeaseActionForm(ActionForm):
+    reason = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Why (for cancel and mark failed): written in the event and the notice.",
+    )
+
+
 @admin.register(Lease)
 class LeaseAdmin(ViewOnlyAdmin):
-    list_display = ["id", "name", "owner", "phase", "site", "start", "end"]
-    list_filter = ["phase", "site"]
+    """Leases are shown, never edited: phase, times and allocations change only through the
+    domain services, which the actions call (events and notices included)."""
+
+    list_display = ["id", "name", "owner", "phase", "site", "start", "end", "flags"]
+    list_filter = ["phase", "site", "displaced", "degraded"]
     search_fields = ["id", "name", "owner__username"]
     date_hierarchy = "start"
     list_select_related = ["owner", "site"]
     inlines = [AllocationInline, LeaseEventInline]
-    actions = ["cancel"]
+    action_form = LeaseActionForm
+    actions = ["cancel", "mark_failed", "replan"]
 
-    @admin.action(description="Cancel the selected leases", permissions=["view"])
-    def cancel(self, request, queryset):
-        cancelled = 0
+    @admin.display(description="flags")
+    def flags(self, lease: Lease) -> str:
+        flags = []
+        if lease.displaced:
+            flags.append(f"displaced (decide by {lease.displaced_deadline:%Y-%m-%d %H:%M})")
+        if lease.degraded:
+            flags.append("degraded")
+        return ", ".join(flags) or "—"
+
+    def _each(self, request, queryset, verb: str, service) -> None:
+        done = 0
         for lease_id in queryset.values_list("id", flat=True):
             try:
-                lease_cancel(lease_id=lease_id, user=request.user)
+                service(lease_id)
             except DomainError as error:
                 self.message_user(request, f"{lease_id}: {error.title}", messages.WARNING)
             else:
-                cancelled += 1
-        self.message_user(request, f"Cancelled {cancelled} lease(s).", messages.SUCCESS)
+                done += 1
+        self.message_user(request, f"{verb} {done} lease(s).", messages.SUCCESS)
+
+    @admin.action(description="Cancel the selected leases (give a reason)", permissions=["view"])
+    def cancel(self, request, queryset):
+        reason = request.POST.get("reason", "").strip()
+        self._each(
+            request,
+            queryset,
+            "Cancelled",
+            lambda id: lease_cancel_by_operator(lease_id=id, user=request.user, reason=reason),
+        )
+
+    @admin.action(
+        description="Mark the selected leases failed (give a reason)", permissions=["view"]
+    )
+    def mark_failed(self, request, queryset):
+        reason = request.POST.get("reason", "").strip()
+        self._each(
+            request,
+            queryset,
+            "Marked failed",
+            lambda id: lease_mark_failed(lease_id=id, user=request.user, reason=reason),
+        )
+
+    @admin.action(description="Re-plan the selected displaced leases", permissions=["view"])
+    def replan(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            "Re-planned",
+            lambda id: lease_replan(lease_id=id, actor=request.user),
+        )
 
 
 class LeaseInline(admin.TabularInline):

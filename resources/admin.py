@@ -32,7 +32,7 @@ class ImpactFirstAdmin(admin.ModelAdmin):
             obj = self.get_object(request, object_id) if object_id else None
             form_class = self.get_form(request, obj, change=obj is not None)
             form = form_class(request.POST, request.FILES, instance=obj)
-            if form.is_valid() and form.edit is not None:
+            if form.is_valid() and getattr(form, "edit", None) is not None:
                 if CONFIRM not in request.POST:
                     try:
                         impact = capacity_on_worker(form.edit, apply=False, actor=request.user)

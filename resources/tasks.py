@@ -12,12 +12,7 @@ from kombu.exceptions import OperationalError
 from redis.exceptions import RedisError
 
 from bookings.domain.errors import DependencyUnavailable, DomainError, FieldError
-from resources.domain.capacity import (
-    CapacityEdit,
-    capacity_apply,
-    capacity_impact,
-    lease_displaced_offer,
-)
+from resources.domain.capacity import CapacityEdit, capacity_run, lease_displaced_offer
 
 logger = logging.getLogger(__name__)
 
@@ -44,24 +39,15 @@ def lease_displaced_offers(lease_ids: list[str]) -> None:
         lease_displaced_offer(lease_id=lease_id)
 
 
-def capacity_run(edit: CapacityEdit, *, apply: bool, actor, proposal=None, after_commit=None):
-    """In this process: the preview (greedy and CP-SAT), or the apply of `proposal` (or of
-    a fresh preview's plan when there is none). Returns the impact as JSON."""
-    if apply:
-        if proposal is None:
-            proposal = capacity_impact(edit).proposal()
-        impact = capacity_apply(edit, actor=actor, proposal=proposal, after_commit=after_commit)
-    else:
-        impact = capacity_impact(edit)
-    return impact.as_json()
-
-
 def capacity_on_worker(edit: CapacityEdit, *, apply: bool, actor, proposal=None) -> dict:
     """What a request calls: ask the worker and wait (REPLAN_WAIT_SECONDS). A worker or
     broker that does not answer is a DependencyUnavailable (503 + Retry-After); a refusal
     comes back as the DomainError it was. REPLAN_IN_PROCESS (tests) runs it here."""
-    if settings.REPLAN_IN_PROCESS:
-        result = capacity_plan.run(edit.as_json(), apply, getattr(actor, "pk", None), proposal)
+    if settings.REPLAN_IN_PROCESS:  # fresh offers for the displaced: here, after the commit
+        try:
+            result = capacity_run(edit, apply=apply, actor=actor, proposal=proposal)
+        except DomainError as error:
+            result = {"error": _error_json(error)}
     else:
         try:
             pending = capacity_plan.apply_async(

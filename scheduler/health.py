@@ -7,9 +7,13 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from bookings.choices import ACTIVE_PHASES
 from bookings.domain.isotime import iso
+from bookings.domain.planning.capacity import pools_over_capacity
+from bookings.models import Lease
 
 TICK_KEY = "wcidt:lease-tick:last"
 
@@ -42,8 +46,27 @@ def _check_broker() -> tuple[dict, float | None]:
         return {"ok": False, "error": str(exc).strip()}, None
 
 
+def _check_capacity() -> dict:
+    """Pools over capacity from now on (a capacity change that left a started lease
+    degraded, or a write beside the guard), and the displaced and degraded leases."""
+    try:
+        over = pools_over_capacity(since=timezone.now())
+        flagged = Lease.objects.filter(phase__in=sorted(ACTIVE_PHASES))
+        return {
+            "ok": not over,
+            "over": [{**o, "at": iso(o["at"])} for o in over[:10]],
+            "displaced": flagged.filter(displaced=True).count(),
+            "degraded": flagged.filter(degraded=True).count(),
+        }
+    except Exception as exc:  # reported, not raised: the database check says why
+        return {"ok": False, "error": str(exc).strip()}
+
+
 @require_GET
 def healthz(request):
+    """200 while the database, the broker and the tick are fine (503 otherwise); `status`
+    is "ok" only while no pool is over capacity either ("over-capacity": the service runs,
+    a booking problem needs an operator; a load balancer should keep it in)."""
     database = _check_database()
     broker, last_tick = _check_broker()
     max_age = max(10, 5 * settings.LEASE_TICK_SECONDS)
@@ -55,10 +78,13 @@ def healthz(request):
         "max_age_seconds": max_age,
     }
     ok = database["ok"] and broker["ok"] and tick["ok"]
+    capacity = _check_capacity() if database["ok"] else {"ok": False}
+    status = "degraded" if not ok else "ok" if capacity["ok"] else "over-capacity"
     body = {
-        "status": "ok" if ok else "degraded",
+        "status": status,
         "database": database,
         "broker": broker,
         "tick": tick,
+        "capacity": capacity,
     }
     return JsonResponse(body, status=200 if ok else 503)

@@ -168,6 +168,22 @@ class BookingForm(forms.Form):
         max_value=policy.MAX_OFFERS,
         initial=policy.DEFAULT_OFFERS,
     )
+    flex_before_hours = forms.DecimalField(
+        label="If maintenance hits it, it may start up to (hours) earlier",
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+    )
+    flex_after_hours = forms.DecimalField(
+        label="… or up to (hours) later",
+        max_digits=7,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        help_text="Empty: it keeps its time (it may still move to an equivalent pool); if"
+        " there is no room, you get fresh offers and a day to choose.",
+    )
 
     def clean(self):
         data = super().clean()
@@ -258,6 +274,9 @@ def request_data(form: BookingForm, formset: BaseComponentFormSet, *, now: datet
         "duration": low if high == low else {"min": low, "max": high},
         "max_offers": data["max_offers"],
     }
+    before, after = data.get("flex_before_hours"), data.get("flex_after_hours")
+    if before or after:
+        request["flex"] = {"before": _seconds(before or 0), "after": _seconds(after or 0)}
     earliest, latest = data.get("earliest"), data.get("latest")
     if earliest or latest:
         earliest = earliest or now
@@ -293,11 +312,18 @@ def booking_initial(normalised: dict, *, now: datetime) -> tuple[dict, list[dict
         "duration_hours": _hours(duration["min"]),
         "duration_max_hours": _hours(duration["max"]) if longer else None,
         "max_offers": normalised["max_offers"],
+        "flex_before_hours": _flex_hours(normalised, "before"),
+        "flex_after_hours": _flex_hours(normalised, "after"),
         # A window that has begun starts "now" again, and its default length needs no value.
         "earliest": earliest if earliest > now + timedelta(minutes=1) else None,
         "latest": None if latest - earliest == WINDOW_DEFAULT else latest,
     }
     return initial, components
+
+
+def _flex_hours(normalised: dict, key: str) -> str | None:
+    seconds = (normalised.get("flex") or {}).get(key)
+    return _hours(seconds) if seconds else None
 
 
 _COMPONENT_PATH = re.compile(
@@ -313,6 +339,8 @@ _REQUEST_FIELDS = {
     "duration.max": "duration_max_hours",
     "start": "earliest",
     "max_offers": "max_offers",
+    "flex.before": "flex_before_hours",
+    "flex.after": "flex_after_hours",
 }
 
 

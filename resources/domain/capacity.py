@@ -46,7 +46,7 @@ from bookings.domain.errors import DomainError, FieldErrors
 from bookings.domain.inventory import epoch
 from bookings.domain.isotime import iso, parse_instant
 from bookings.domain.lease_writes import LeaseChange, leases_write
-from bookings.domain.offer_sets import offer_set_create
+from bookings.domain.offer_sets import leases_decline, offer_set_create
 from bookings.domain.planning.guard import lock_pools
 from bookings.domain.planning.load import counts_as_load
 from bookings.models import Allocation, Lease, LeaseEvent
@@ -715,6 +715,18 @@ def capacity_impact(edit: CapacityEdit, *, cp_sat: bool = True) -> Impact:
     return _impact(calendar, edit, _plan(calendar, cp_sat=cp_sat))
 
 
+def capacity_run(edit: CapacityEdit, *, apply: bool, actor, proposal=None, after_commit=None):
+    """In this process: the preview (greedy and CP-SAT), or the apply of `proposal` (or of
+    a fresh preview's plan when there is none). Returns the impact as JSON."""
+    if apply:
+        if proposal is None:
+            proposal = capacity_impact(edit).proposal()
+        impact = capacity_apply(edit, actor=actor, proposal=proposal, after_commit=after_commit)
+    else:
+        impact = capacity_impact(edit)
+    return impact.as_json()
+
+
 # -- applying -----------------------------------------------------------------------------
 
 
@@ -960,3 +972,110 @@ def lease_displaced_offer(*, lease_id) -> None:
             ],
             actor_kind=ActorKind.SYSTEM,
         )
+
+
+def lease_replan(*, lease_id, actor=None) -> Lease:
+    """Try again to place a displaced lease (capacity may have come back): at its time or
+    within its consent, on its pools or equivalent ones. Placed: its allocations are back,
+    the flag is cleared, its fresh offers are declined and its owner is told (as a move).
+    Otherwise 409, and it stays displaced."""
+    with transaction.atomic():
+        lease = Lease.objects.select_related("site").filter(id=lease_id).first()
+        if lease is None:
+            raise DomainError("No such lease.", status=404, code="not-found")
+        lock_pools(Pool.objects.filter(site_id=lease.site_id).values_list("slug", flat=True))
+        lease = Lease.objects.select_for_update().select_related("owner").get(id=lease_id)
+        if not lease.displaced or not lease.displaced_allocations:
+            raise DomainError(
+                "Only a displaced lease can be re-planned.", status=409, code="not-displaced"
+            )
+        kept = lease.displaced_allocations
+        pool = Pool.objects.get(slug=kept[0]["pool"])
+        values = {**pool.capacity(), "enabled": pool.enabled}
+        calendar = _calendar(CapacityEdit(POOL, pool.id, values=values), now=timezone.now())
+        for _hold, offer in calendar.holds:  # live holds keep their room
+            calendar.fixed += [engine.Load(g.pool, g.start, g.end, g.amounts) for g in offer.grants]
+        flex = lease.flex or {}
+        site_pools = list(calendar.pools.values())
+        movable = replan.Movable(
+            id=str(lease.id),
+            parts=tuple(
+                replan.Part(
+                    a["pool"],
+                    epoch(parse_instant(a["start"])),
+                    epoch(parse_instant(a["end"])),
+                    a["amounts"],
+                    equivalent_pools(
+                        calendar.pools[a["pool"]], site_pools, allowed=flex.get("pools")
+                    ),
+                )
+                for a in kept
+            ),
+            preparation_start=epoch(lease.preparation_start),
+            before=int(flex.get("before", 0)),
+            after=int(flex.get("after", 0)),
+        )
+        calendar.movable = [movable]
+        plan = _plan(calendar, cp_sat=False)
+        if not plan.placements:
+            raise DomainError(
+                "There is still no room for this lease within its consent.",
+                status=409,
+                code="no-room",
+            )
+        (placement,) = plan.placements
+        shift = timedelta(seconds=placement.shift)
+        Allocation.objects.bulk_create(
+            Allocation(
+                lease=lease,
+                pool=calendar.pools[slug],
+                component=a["component"],
+                replica=a["replica"],
+                period=DateTimeTZRange(
+                    parse_instant(a["start"]) + shift, parse_instant(a["end"]) + shift, "[)"
+                ),
+                **{d: a["amounts"].get(d, 0) for d in DIMENSIONS},
+            )
+            for a, slug in zip(kept, placement.pools, strict=True)
+        )
+        old_start, old_end = lease.start, lease.end
+        preparation = lease.preparation_start + shift
+        leases_write(
+            [
+                LeaseChange(
+                    lease,
+                    message=f"re-planned after it was displaced: start {iso(lease.start)}"
+                    f" → {iso(lease.start + shift)}",
+                    fields={
+                        "start": lease.start + shift,
+                        "end": lease.end + shift,
+                        "preparation_start": preparation,
+                        "displaced": False,
+                        "displaced_deadline": None,
+                        "displaced_allocations": [],
+                        "next_action_at": timezone.now()
+                        if lease.phase == Phase.ACCEPTED
+                        else preparation,
+                    },
+                    notice_kind=Kind.LEASE_MOVED,
+                    notice_data={
+                        "old_start": iso(old_start),
+                        "old_end": iso(old_end),
+                        "why": "room came back after it was displaced",
+                        "what_next": "Nothing to do: it runs at this time. Its fresh offers"
+                        " were declined.",
+                    },
+                )
+            ],
+            actor_kind=ActorKind.OPERATOR if actor else ActorKind.SYSTEM,
+            actor=actor,
+        )
+        if lease.displaced_offer_set_id:
+            leases_decline(
+                lease_ids=Lease.objects.filter(
+                    offer_set_id=lease.displaced_offer_set_id, phase=Phase.OFFERED
+                ).values_list("id", flat=True),
+                actor=actor or lease.owner,
+                message="declined: the displaced lease it would replace was re-planned",
+            )
+        return lease

@@ -27,6 +27,7 @@ from bookings.domain.lifecycle import lease_loaded_fields
 from bookings.domain.planning.capacity import pools_over_capacity
 from bookings.models import Allocation, Lease, LeaseEvent
 from resources.choices import DIMENSIONS, DIMENSIONS_BY_KIND, PoolKind
+from resources.domain.capacity import ADD, CHANGE, POOL, capacity_edit, capacity_run
 from resources.models import CapacityChange, Dataset, DatasetReplica, Pool, Site, Template
 from resources.validators import adapter_name_problem
 
@@ -59,6 +60,8 @@ class _Checker:
         self.errors: list[FieldError] = []
         # Slugs the file defines, even in entries that failed: their uses are not re-reported.
         self.declared: dict[str, set] = {"site": set(), "pool": set()}
+        # What each capacity write did (resources.domain.capacity.Impact.as_json).
+        self.impacts: list[dict] = []
 
     def known(self, objects: dict, slug: Any, path: str, what: str) -> Any:
         if slug not in objects and slug not in self.declared[what]:
@@ -128,12 +131,37 @@ class _Checker:
         return good
 
 
-def capacity_file_load(*, data: Any) -> dict[str, int]:
+def capacity_file_load(
+    *, data: Any, dry_run: bool = False, impacts: list | None = None
+) -> dict[str, int]:
     """Validate and write a capacity file in one transaction; return counts per section.
 
     Raises DomainError listing every problem (path and reason) and writes nothing on error.
+    Each capacity write (a capacity change, a pool's base capacity or `enabled`) goes
+    through resources.domain.capacity; what each did is appended to `impacts`. With
+    `dry_run` everything is done and then rolled back: the impacts say what loading would
+    do.
     """
     check = _Checker()
+    sections = _sections(check, data)
+    with transaction.atomic():
+        counts = _load(check, sections)
+        if check.errors:
+            transaction.set_rollback(True)
+            raise DomainError(
+                "The capacity file is not valid; nothing was written.", errors=check.errors
+            )
+        if counts["leases"]:
+            _check_fits()
+        if dry_run:
+            transaction.set_rollback(True)
+    if impacts is not None:
+        impacts += check.impacts
+    return counts
+
+
+def _sections(check: _Checker, data: Any) -> dict[str, list]:
+    """The file's sections, or DomainError naming what is wrong with its shape."""
     if not isinstance(data, dict):
         raise DomainError("The capacity file must be a JSON object.")
     for key in sorted(data.keys() - _TOP_KEYS):
@@ -150,30 +178,26 @@ def capacity_file_load(*, data: Any) -> dict[str, int]:
         sections[key] = value
     if check.errors:
         raise DomainError("The capacity file is not valid.", errors=check.errors)
+    return sections
 
-    with transaction.atomic():
-        counts = _load(check, sections)
-        if check.errors:
-            transaction.set_rollback(True)
-            raise DomainError(
-                "The capacity file is not valid; nothing was written.", errors=check.errors
-            )
-        overloads = pools_over_capacity() if counts["leases"] else []
-        if overloads:
-            transaction.set_rollback(True)
-            raise DomainError(
-                "The leases in the file do not fit the capacity; nothing was written.",
-                code="over-capacity",
-                errors=[
-                    FieldError(
-                        f"leases (pool {o['pool']})",
-                        f"{o['load']} {o['dimension']} booked at {o['at']:%Y-%m-%dT%H:%M:%SZ}"
-                        f" but the capacity is {o['capacity']}",
-                    )
-                    for o in overloads[:10]
-                ],
-            )
-    return counts
+
+def _check_fits() -> None:
+    """The file's leases fit the capacity (in the transaction: rolled back if not)."""
+    overloads = pools_over_capacity()
+    if overloads:
+        transaction.set_rollback(True)
+        raise DomainError(
+            "The leases in the file do not fit the capacity; nothing was written.",
+            code="over-capacity",
+            errors=[
+                FieldError(
+                    f"leases (pool {o['pool']})",
+                    f"{o['load']} {o['dimension']} booked at {o['at']:%Y-%m-%dT%H:%M:%SZ}"
+                    f" but the capacity is {o['capacity']}",
+                )
+                for o in overloads[:10]
+            ],
+        )
 
 
 def _load(check: _Checker, sections: dict[str, list]) -> dict[str, int]:
@@ -225,19 +249,38 @@ def _load_pools(check: _Checker, entries: list, sites: dict[str, Site]) -> dict[
         settings = entry.get("adapter_settings", {})
         if not isinstance(settings, dict):
             check.fail(f"{path}.adapter_settings", "must be an object")
+        existing = pools.get(slug)
+        if existing is not None and kind and existing.kind != kind:
+            check.fail(f"{path}.kind", f"{existing.slug} is a {existing.kind} pool; a kind stays")
         if slug and site and kind and not check.errors:
-            pools[slug], _ = Pool.objects.update_or_create(
-                slug=slug,
-                defaults={
-                    "site": site,
-                    "kind": kind,
-                    "adapter": adapter,
-                    "adapter_settings": settings,
-                    "enabled": bool(entry.get("enabled", True)),
-                    "description": entry.get("description", ""),
+            fields = {
+                "site": site,
+                "kind": kind,
+                "adapter": adapter,
+                "adapter_settings": settings,
+                "description": entry.get("description", ""),
+            }
+            enabled = bool(entry.get("enabled", True))
+            if existing is None:  # a new pool has no bookings: no guard needed
+                pools[slug] = Pool.objects.create(
+                    slug=slug,
+                    enabled=enabled,
+                    **fields,
                     **{d: capacity.get(d, 0) for d in DIMENSIONS},
-                },
-            )
+                )
+                continue
+            Pool.objects.filter(id=existing.id).update(**fields)
+            base = {d: capacity.get(d, 0) for d in DIMENSIONS_BY_KIND[kind]}
+            if enabled != existing.enabled or base != existing.capacity():
+                # capacity is written by the guarded service, with its re-plan
+                _apply(
+                    check,
+                    path,
+                    action=POOL,
+                    pool=existing,
+                    data={"capacity": base, "enabled": enabled},
+                )
+            pools[slug] = Pool.objects.get(id=existing.id)
     return pools
 
 
@@ -250,15 +293,27 @@ def _load_capacity_changes(check: _Checker, entries: list, pools: dict[str, Pool
             check.fail(f"{path}.end", "must be after the start")
         capacity = check.amounts(entry["capacity"], f"{path}.capacity", pool and pool.kind, True)
         if pool and start and capacity and not check.errors:
-            CapacityChange.objects.update_or_create(
-                pool=pool,
-                start=start,
-                end=end,
-                defaults={
-                    "reason": entry.get("reason", ""),
-                    **{d: capacity.get(d) for d in DIMENSIONS},
-                },
+            change = CapacityChange.objects.filter(pool=pool, start=start, end=end).first()
+            data = {
+                "start": start,
+                "end": end,
+                "reason": entry.get("reason", ""),
+                "capacity": {d: capacity.get(d) for d in DIMENSIONS_BY_KIND[pool.kind]},
+            }
+            _apply(
+                check, path, action=CHANGE if change else ADD, pool=pool, change=change, data=data
             )
+
+
+def _apply(check: _Checker, path: str, **edit) -> None:
+    """One capacity write through the guarded service (resources.domain.capacity): the
+    impact is planned (greedy and CP-SAT: a command is no request) and applied; refusals
+    are reported under the entry's path."""
+    try:
+        check.impacts.append(capacity_run(capacity_edit(**edit), apply=True, actor=None))
+    except DomainError as error:
+        for item in error.errors or [FieldError("", error.title)]:
+            check.fail(f"{path}.{item.path}" if item.path else path, item.message)
 
 
 def _load_datasets(

@@ -40,7 +40,7 @@ def test_an_operator_cancels_leases_through_the_service_and_cannot_edit_them(
     assert (event.to_phase, event.actor_id, event.message) == (
         Phase.CANCELLED,
         staff.pk,
-        "cancelled by operator",
+        "cancelled by operator: no reason given",
     )
 
 

@@ -1,10 +1,9 @@
 """Capacity writes through the guard (resources.domain.capacity): impact first, then moves
 within consent, displacements with fresh offers, degraded started leases, withdrawn holds."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from bookings.choices import ActorKind, Phase
@@ -26,54 +25,11 @@ from resources.domain.capacity import (
     capacity_impact,
 )
 from resources.domain.capacity import capacity_apply as apply_edit
-from resources.models import CapacityChange, Pool, Site
+from resources.models import CapacityChange, Pool
 from resources.tasks import capacity_on_worker, capacity_run
+from tests.resources.capacity_support import HOUR, book, hour
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-HOUR = timedelta(hours=1)
-
-
-def _hour(n: float) -> datetime:
-    now = timezone.now().replace(minute=0, second=0, microsecond=0)
-    return now + timedelta(hours=n)
-
-
-@pytest.fixture
-def site(db):
-    return Site.objects.create(slug="edi", name="Edinburgh", timezone="Europe/London")
-
-
-@pytest.fixture
-def pools(site):
-    a = Pool.objects.create(slug="edi-a", site=site, kind="compute", cores=8, memory_gib=32)
-    b = Pool.objects.create(slug="edi-b", site=site, kind="compute", cores=8, memory_gib=32)
-    return a, b
-
-
-@pytest.fixture
-def owner(db):
-    return get_user_model().objects.create_user("astro", email="astro@example.org")
-
-
-def book(owner, *, at: float, hours: float, cores: int, flex=None, name="job", pool=None):
-    """Book through the service: ask, accept the first offer (which must start at `at`)."""
-    data = {
-        "name": name,
-        "components": [{"name": "c", "kind": "compute", "amounts": {"cores": cores}}],
-        "duration": f"PT{int(hours * 60)}M",
-        "start": iso(_hour(at)),
-        "site": "edi",
-        "max_offers": 1,
-    }
-    if flex is not None:
-        data["flex"] = flex
-    offers = offer_set_create(owner=owner, data=data)
-    lease = offers.leases.get()
-    assert lease.start == _hour(at), offers.messages
-    if pool is not None:
-        assert lease.allocations.get().pool.slug == pool
-    return lease_accept(lease_id=lease.id, user=owner)
 
 
 def maintenance(pool, *, at: float, hours: float, cores: int = 0, reason="maintenance"):
@@ -81,8 +37,8 @@ def maintenance(pool, *, at: float, hours: float, cores: int = 0, reason="mainte
         action=ADD,
         pool=pool,
         data={
-            "start": iso(_hour(at)),
-            "end": iso(_hour(at + hours)),
+            "start": iso(hour(at)),
+            "end": iso(hour(at + hours)),
             "capacity": {"cores": cores},
             "reason": reason,
         },
@@ -125,10 +81,10 @@ def test_a_maintenance_window_moves_within_consent_and_displaces_the_rest(
     assert pools_over_capacity() == []
     lease = fresh(on_a)
     if on_a == flexible:
-        assert (lease.start, lease.end) == (_hour(5), _hour(7))  # right after the window
+        assert (lease.start, lease.end) == (hour(5), hour(7))  # right after the window
         assert lease.version == on_a.version + 1
         notice = Notice.objects.get(lease=lease, kind=Kind.LEASE_MOVED)
-        assert notice.data["old_start"] == iso(_hour(3)) and notice.data["start"] == iso(_hour(5))
+        assert notice.data["old_start"] == iso(hour(3)) and notice.data["start"] == iso(hour(5))
         assert "moved (maintenance on edi-a)" in lease.events.last().message
     else:
         assert lease.displaced and lease.allocations.count() == 0
@@ -170,7 +126,7 @@ def test_accepting_a_fresh_offer_replaces_the_displaced_lease(pools, owner, capa
     rigid = book(owner, at=30, hours=2, cores=4, name="rigid")
     capacity_apply(maintenance(a, at=29, hours=4))
     offer = fresh(rigid).displaced_offer_set.leases.first()
-    assert offer.start >= _hour(33)
+    assert offer.start >= hour(33)
     lease_accept(lease_id=offer.id, user=owner)
     old = fresh(rigid)
     assert old.phase == Phase.CANCELLED
@@ -222,7 +178,7 @@ def test_a_hold_that_no_longer_fits_is_withdrawn(pools, owner, capacity_apply):
     data = {
         "components": [{"name": "c", "kind": "compute", "amounts": {"cores": 2}}],
         "duration": "PT1H",
-        "start": iso(_hour(20)),
+        "start": iso(hour(20)),
         "max_offers": 1,
     }
     hold = offer_set_create(owner=owner, data=data).leases.get()
@@ -242,7 +198,7 @@ def test_a_stale_proposal_is_planned_again_never_forced(pools, owner, capacity_a
     impact = capacity_apply(edit, proposal=preview.proposal())
     assert impact.replanned and "changed since the preview" in impact.messages[0]
     assert pools_over_capacity() == []
-    assert fresh(lease).start == _hour(12)
+    assert fresh(lease).start == hour(12)
 
 
 @pytest.mark.parametrize(
@@ -305,10 +261,8 @@ def test_changing_and_removing_a_change(pools, owner, capacity_apply):
     a, b = pools
     capacity_apply(maintenance(a, at=50, hours=1))
     change = CapacityChange.objects.get()
-    capacity_apply(
-        capacity_edit(action=CHANGE, pool=a, change=change, data={"end": iso(_hour(53))})
-    )
-    assert CapacityChange.objects.get().end == _hour(53)
+    capacity_apply(capacity_edit(action=CHANGE, pool=a, change=change, data={"end": iso(hour(53))}))
+    assert CapacityChange.objects.get().end == hour(53)
     capacity_apply(capacity_edit(action=REMOVE, pool=a, change=change, data={}))
     assert CapacityChange.objects.count() == 0
     with pytest.raises(DomainError) as refused:
@@ -334,6 +288,6 @@ def test_capacity_run_json_has_the_plan(pools, owner):
     (row,) = result["leases"]
     # an hour later on the other pool (60 steps, one pool change) beats two hours later on
     # its own (120 steps): least shift comes before fewest pool changes
-    assert (row["verdict"], row["new_start"]) == ("moved", iso(_hour(11)))
+    assert (row["verdict"], row["new_start"]) == ("moved", iso(hour(11)))
     assert row["pools"] == [{"from": "edi-a", "to": "edi-b"}]
     assert result["plan"]["proposal"][0]["shift"] == 3600

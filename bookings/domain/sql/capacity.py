@@ -1,7 +1,8 @@
 """The capacity invariant: every (pool, instant) where counting load exceeds capacity.
 
 Takes the load rule as parameters (`%(phases)s`, `%(offered)s`, `%(now)s`, as sql.load) and
-`%(pool_ids)s` (NULL: every pool). Only column names are composed, from `DIMENSIONS`.
+`%(pool_ids)s` (NULL: every pool) and `%(since)s` (NULL: all time; else only allocations
+that end after it). Only column names are composed, from `DIMENSIONS`.
 """
 
 from resources.choices import DIMENSIONS
@@ -23,6 +24,7 @@ OVER_CAPACITY = f"""
         SELECT a.* FROM bookings_allocation a JOIN bookings_lease l ON l.id = a.lease_id
         WHERE l.phase = ANY(%(phases)s)
           AND (l.phase <> %(offered)s OR l.expires > %(now)s)
+          AND (%(since)s::timestamptz IS NULL OR upper(a.period) > %(since)s::timestamptz)
     ),
     pts AS (
         SELECT a.pool_id, lower(a.period) AS t FROM ld a

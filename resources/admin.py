@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 
 from bookings.domain.errors import DomainError
 from bookings.domain.isotime import parse_instant
@@ -63,6 +64,7 @@ class ImpactFirstAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Confirm the capacity change",
+            "zone": timezone.get_current_timezone_name(),
             "opts": self.model._meta,
             "original": obj,
             "impact": impact,
@@ -96,8 +98,8 @@ class ImpactFirstAdmin(admin.ModelAdmin):
 
 
 def _between(start: str, end: str) -> str:
-    """Two instants of the impact as "Thu 04 Dec 01:00 to 03:00" (UTC)."""
-    a, b = parse_instant(start), parse_instant(end)
+    """Two instants of the impact in the operator's zone: "Thu 04 Dec 01:00 to 03:00"."""
+    a, b = (timezone.localtime(parse_instant(t)) for t in (start, end))
     last = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%a %d %b %H:%M}"
     return f"{a:%a %d %b %H:%M} {DASH} {last}"
 

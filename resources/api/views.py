@@ -128,7 +128,9 @@ class PoolCapacityChanges(ProblemAPIView):
 class CapacityChangeDetail(ProblemAPIView):
     permission_classes = [IsAdminUser]
 
-    def _change(self, id) -> CapacityChange:
+    def _change(self, id: int) -> CapacityChange:
+        if id > 2**63 - 1:  # past bigint: no such row (and no query that would overflow)
+            raise DomainError("No such capacity change.", status=404, code="not-found")
         return get_object_or_404(CapacityChange.objects.select_related("pool"), id=id)
 
     @extend_schema(

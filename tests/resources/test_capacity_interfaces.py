@@ -201,6 +201,17 @@ def test_api_capacity_endpoints_are_for_staff_only(client, owner, pools):
     )
 
 
+@pytest.mark.parametrize("id", ["0", "4242", "99999999999999999999"])
+@pytest.mark.parametrize("method", ["patch", "delete"])
+def test_api_unknown_capacity_change_is_a_404_problem(client, staff, pools, id, method):
+    client.force_login(staff)
+    response = getattr(client, method)(
+        f"/api/v1/capacity-changes/{id}", {"reason": "x"}, content_type="application/json"
+    )
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+
+
 def test_api_pool_capacity_and_unknown_pool(client, staff, pools):
     client.force_login(staff)
     response = client.patch(

@@ -212,13 +212,14 @@ def lease_reject(*, lease_id, user, if_match: int | None = None) -> Lease:
 
 def lease_actions(lease: Lease, *, now: datetime) -> frozenset[str]:
     """What the owner may do with `lease` at `now`, by the rules the services below apply:
-    some of "accept", "reject", "cancel", "extend", "release"."""
+    some of "accept", "reject", "cancel", "extend", "release" (a displaced lease, which
+    gave its allocations back, cannot be extended: it chooses a fresh offer)."""
     actions = set()
     if lease.phase == Phase.OFFERED:
         actions.update({"accept", "reject"})
     if lease.phase in CANCELLABLE:
         actions.add("cancel")
-    if lease.phase in EXTENDABLE:
+    if lease.phase in EXTENDABLE and not lease.displaced:  # a displaced lease holds nothing
         actions.add("extend")
     if lease.phase in RELEASABLE and lease.start < now:
         actions.add("release")

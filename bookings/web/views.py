@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from bookings.choices import ACTIVE_PHASES, FINAL_PHASES, OfferSetResult, Phase
+from bookings.domain import policy
 from bookings.domain.connectors import connector_rows
 from bookings.domain.errors import DomainError
 from bookings.domain.isotime import from_iso
@@ -354,7 +355,21 @@ def lease_detail(request, lease_id):
     context["extend_form"] = forms.ExtendForm(
         initial={"end": shifted(lease.end, timedelta(hours=1))}
     )
+    context["consent"] = _consent(lease.flex)
     return render(request, "web/lease.html", context)
+
+
+def _consent(flex: dict | None) -> str:
+    """How far the lease may move if a capacity change hits it, in words."""
+    flex = flex or {}
+    parts = [
+        f"up to {policy.words(flex[key])} {word}"
+        for key, word in (("before", "earlier"), ("after", "later"))
+        if flex.get(key)
+    ]
+    if not parts:
+        return "it keeps its time (it may move to an equivalent pool)"
+    return "it may start " + " or ".join(parts)
 
 
 @login_required

@@ -859,8 +859,8 @@ def _write_leases(calendar: _Calendar, impact: Impact, *, actor) -> list[str]:
             changes.append(
                 LeaseChange(
                     lease,
-                    message=f"displaced ({why}): {row.missing or 'no room'} within its consent;"
-                    f" cancelled at {iso(deadline)} unless a fresh offer is accepted",
+                    message=f"displaced ({why}): {row.missing or 'no room'} short within its"
+                    f" consent; cancelled at {iso(deadline)} unless a fresh offer is accepted",
                     fields={
                         "displaced": True,
                         "displaced_deadline": deadline,
@@ -953,11 +953,15 @@ def lease_displaced_offer(*, lease_id) -> None:
                 for o in fresh.leases.all()
                 if o.phase == Phase.OFFERED
             ]
+        if lease.offer_set_id is None:
+            made = "no fresh offers: it was not booked through a request (an operator loaded it)"
+        else:
+            made = f"{len(offers)} fresh offer(s) made for the displaced lease"
         leases_write(
             [
                 LeaseChange(
                     lease,
-                    message=f"{len(offers)} fresh offer(s) made for the displaced lease",
+                    message=made,
                     fields={"displaced_offer_set": fresh if offers else None},
                     notice_kind=Kind.LEASE_DISPLACED,
                     notice_data={
@@ -966,7 +970,10 @@ def lease_displaced_offer(*, lease_id) -> None:
                         "offers": offers,
                         "offer_set": str(fresh.id) if offers else None,
                         "what_next": "Accept one of the fresh offers, or cancel the lease;"
-                        " at the deadline it is cancelled.",
+                        " at the deadline it is cancelled."
+                        if offers
+                        else "Ask again for a new time, or cancel the lease; at the deadline"
+                        " it is cancelled.",
                     },
                 )
             ],

@@ -316,3 +316,29 @@ def test_healthz_says_over_capacity_and_counts_flags(client, pools, owner):
     assert body["capacity"]["over"][0]["pool"] == a.slug
     Lease.objects.filter(id=lease.id).update(degraded=True)
     assert client.get("/healthz").json()["capacity"]["degraded"] == 1
+
+
+def test_the_owner_sees_a_displaced_lease_and_cannot_extend_it(client, pools, owner):
+    a, b = pools
+    Pool.objects.filter(id=b.id).update(enabled=False)
+    lease = book(owner, at=30, hours=2, cores=4, flex={"after": "PT1H"}, name="stuck")
+    client.force_login(owner)
+    before = client.get(reverse("web:lease", args=[lease.id])).content.decode()
+    assert "If a capacity change hits it, it may start up to 1 hour later." in before
+    capacity_apply(
+        capacity_edit(
+            action="add",
+            pool=a,
+            data={"start": iso(hour(29)), "end": iso(hour(40)), "capacity": {"cores": 0}},
+        )
+    )
+    html = client.get(reverse("web:lease", args=[lease.id])).content.decode()
+    assert "This lease needs a new time." in html and "given back when it was displaced" in html
+    assert "Extend or shorten" not in html
+    response = client.post(
+        f"/api/v1/leases/{lease.id}/extend",
+        {"end": iso(hour(35))},
+        content_type="application/json",
+    )
+    assert response.status_code == 409
+    assert Lease.objects.get(id=lease.id).end == hour(32)

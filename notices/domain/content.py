@@ -162,10 +162,12 @@ def _displaced(notice, data, zone) -> Content:
     what_next = [data.get("what_next") or "Pick one of the fresh offers, or cancel it."]
     if data.get("deadline"):
         what_next.append(f"Decide by {local(data['deadline'], zone)}.")
-    link = _lease_link(notice)
     if data.get("offer_set"):
         link = site_url(reverse("web:offer-set", args=[data["offer_set"]]))
-    return Content(f"Needs a new time: {name}", lines, link, "Choose", what_next)
+        return Content(f"Needs a new time: {name}", lines, link, "Choose", what_next)
+    return Content(
+        f"Needs a new time: {name}", lines, _lease_link(notice), "See the lease", what_next
+    )
 
 
 def _degraded(notice, data, zone) -> Content:

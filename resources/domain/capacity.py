@@ -908,9 +908,11 @@ def _allocation_json(a: Allocation) -> dict:
 
 
 def _displacement(lease: Lease) -> str:
-    """The message of the event that displaced `lease`."""
-    events = LeaseEvent.objects.filter(lease=lease, message__startswith="displaced")
-    return events.order_by("-id").values_list("message", flat=True).first() or ""
+    """Why `lease` was displaced, from the event that did it ("displaced (WHY): WHAT short
+    within its consent; cancelled at …"): "WHY: WHAT short within its consent"."""
+    events = LeaseEvent.objects.filter(lease=lease, message__startswith="displaced (")
+    message = events.order_by("-id").values_list("message", flat=True).first() or ""
+    return message.split("; cancelled at")[0].removeprefix("displaced (").replace("): ", ": ", 1)
 
 
 def _offers_now(lease_ids: list[str]) -> None:

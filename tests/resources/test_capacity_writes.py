@@ -108,7 +108,7 @@ def test_displaced_lease_gets_fresh_offers_until_its_deadline_then_is_cancelled(
     offers = lease.displaced_offer_set.leases.filter(phase=Phase.OFFERED)
     assert [o["id"] for o in notice.data["offers"]] == [str(o.id) for o in offers]
     assert offers and all(o.expires == lease.displaced_deadline for o in offers)
-    assert "cores" in notice.data["why"]
+    assert notice.data["why"] == "maintenance on edi-a: 4 cores short within its consent"
     # the deadline passes: the tick cancels it, the notice says so
     Lease.objects.filter(id=lease.id).update(
         displaced_deadline=timezone.now() - timedelta(seconds=1),

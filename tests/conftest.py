@@ -7,6 +7,8 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from hypothesis import settings as hypothesis_settings
 
+from tests.notices.support import SmtpSink
+
 # CI runs derandomized (HYPOTHESIS_PROFILE=ci in .ci/run): a submission lands on what its own
 # run saw, not on a new draw. Developers' runs keep exploring (the default profile).
 hypothesis_settings.register_profile("ci", derandomize=True)
@@ -39,3 +41,14 @@ def far_horizon():
     limits (tests/bookings/test_policy.py) set the limits they test."""
     with override_settings(BOOKING_MAX_LEAD="P3660D", BOOKING_MAX_END="P3660D"):
         yield
+
+
+@pytest.fixture
+def smtp(settings):
+    """A real SMTP server; Django's SMTP backend pointed at it."""
+    sink = SmtpSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield sink
+    sink.stop()

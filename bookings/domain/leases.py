@@ -253,33 +253,27 @@ def lease_cancel(*, lease_id, user, if_match: int | None = None) -> Lease:
 
 def lease_cancel_by_operator(*, lease_id, user, reason: str) -> Lease:
     """An operator cancels a lease, saying why (the event and the owner's notice carry it)."""
-    with transaction.atomic():
-        lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
-        if lease.phase not in CANCELLABLE:
-            raise IllegalTransition(
-                f"A lease in phase {lease.phase} cannot become {Phase.CANCELLED}.",
-                phase=lease.phase,
-            )
-        return lease_transition(
-            lease=lease,
-            to=Phase.CANCELLED,
-            actor_kind=ActorKind.OPERATOR,
-            actor=user,
-            message=f"cancelled by {user}: {reason or 'no reason given'}",
-            next_action_at=timezone.now(),
-        )
+    return _operator_move(lease_id, user, Phase.CANCELLED, "cancelled", reason, CANCELLABLE)
 
 
 def lease_mark_failed(*, lease_id, user, reason: str) -> Lease:
     """An operator marks a lease FAILED (its resources are broken, say); the release runs."""
+    return _operator_move(lease_id, user, Phase.FAILED, "marked failed", reason)
+
+
+def _operator_move(lease_id, user, to: str, verb: str, reason: str, allowed=None) -> Lease:
     with transaction.atomic():
         lease = lease_for_user(lease_id=lease_id, user=user, lock=True)
+        if allowed is not None and lease.phase not in allowed:
+            raise IllegalTransition(
+                f"A lease in phase {lease.phase} cannot become {to}.", phase=lease.phase
+            )
         return lease_transition(
             lease=lease,
-            to=Phase.FAILED,
+            to=to,
             actor_kind=ActorKind.OPERATOR,
             actor=user,
-            message=f"marked failed by {user}: {reason or 'no reason given'}",
+            message=f"{verb} by {user}: {reason or 'no reason given'}",
             next_action_at=timezone.now(),
         )
 

@@ -2,18 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from resources.models import Pool, Site
-from tests.notices.support import Receiver, SmtpSink
-
-
-@pytest.fixture
-def smtp(settings):
-    """A real SMTP server; Django's SMTP backend pointed at it."""
-    sink = SmtpSink().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield sink
-    sink.stop()
+from tests.notices.support import Receiver
 
 
 @pytest.fixture

@@ -11,20 +11,9 @@ from django.urls import reverse
 from bookings.models import Lease, Profile
 from notices.domain import deliveries
 from resources.models import CapacityChange, Pool, Site
-from tests.notices.support import SmtpSink
 from tests.resources.capacity_support import book, hour
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def smtp(settings):
-    sink = SmtpSink().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    yield sink
-    sink.stop()
 
 
 @pytest.mark.parametrize("zone", ["UTC", "America/Chicago"])

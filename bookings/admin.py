@@ -101,24 +101,21 @@ class LeaseAdmin(ViewOnlyAdmin):
 
     @admin.action(description="Cancel the selected leases (give a reason)", permissions=["view"])
     def cancel(self, request, queryset):
-        reason = request.POST.get("reason", "").strip()
-        self._each(
-            request,
-            queryset,
-            "Cancelled",
-            lambda id: lease_cancel_by_operator(lease_id=id, user=request.user, reason=reason),
-        )
+        self._with_reason(request, queryset, "Cancelled", lease_cancel_by_operator)
 
     @admin.action(
         description="Mark the selected leases failed (give a reason)", permissions=["view"]
     )
     def mark_failed(self, request, queryset):
+        self._with_reason(request, queryset, "Marked failed", lease_mark_failed)
+
+    def _with_reason(self, request, queryset, verb: str, service) -> None:
         reason = request.POST.get("reason", "").strip()
         self._each(
             request,
             queryset,
-            "Marked failed",
-            lambda id: lease_mark_failed(lease_id=id, user=request.user, reason=reason),
+            verb,
+            lambda id: service(lease_id=id, user=request.user, reason=reason),
         )
 
     @admin.action(description="Re-plan the selected displaced leases", permissions=["view"])

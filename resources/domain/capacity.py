@@ -319,11 +319,12 @@ class _Calendar:
     allocations: dict[str, list[Allocation]]
 
 
-def _edited_pool(pool: Pool, edit: CapacityEdit) -> engine.Pool:
-    """`pool` as the engine will see it after `edit`."""
+def _edited_pool(pool: Pool, edit: CapacityEdit | None) -> engine.Pool:
+    """`pool` as the engine will see it after `edit` (None: as it is)."""
     dims = DIMENSIONS_BY_KIND[pool.kind]
-    changes = [c for c in pool.capacity_changes.all() if c.id != edit.change_id]
-    if edit.action in (ADD, CHANGE):
+    change_id = edit.change_id if edit else None
+    changes = [c for c in pool.capacity_changes.all() if c.id != change_id]
+    if edit and edit.action in (ADD, CHANGE):
         values = edit.values
         changes.append(
             CapacityChange(
@@ -336,7 +337,7 @@ def _edited_pool(pool: Pool, edit: CapacityEdit) -> engine.Pool:
         )
     base = pool.capacity()
     enabled = pool.enabled
-    if edit.action == POOL:
+    if edit and edit.action == POOL:
         base = {d: edit.values[d] for d in dims}
         enabled = edit.values["enabled"]
     if not enabled:  # a disabled pool takes no bookings: nothing may stay on it
@@ -355,10 +356,6 @@ def _edited_pool(pool: Pool, edit: CapacityEdit) -> engine.Pool:
             for c in sorted(changes, key=lambda c: (c.start, c.id or 2**62))
         ),
     )
-
-
-def _current_pool(pool: Pool) -> engine.Pool:
-    return _edited_pool(pool, CapacityEdit(REMOVE, pool.id, -1))
 
 
 def _span(pool: Pool, edit: CapacityEdit, now: datetime) -> tuple[datetime, datetime] | None:
@@ -395,9 +392,7 @@ def _calendar(edit: CapacityEdit, *, now: datetime) -> _Calendar:
         c.id == edit.change_id for c in pool.capacity_changes.all()
     ):
         raise DomainError("No such capacity change of this pool.", status=404, code="not-found")
-    epools = [
-        _edited_pool(p, edit) if p.id == pool.id else _current_pool(p) for p in pools.values()
-    ]
+    epools = [_edited_pool(p, edit if p.id == pool.id else None) for p in pools.values()]
     calendar = _Calendar(now, pool, pools, epools, _span(pool, edit, now), {}, [], [], {}, [], {})
     allocations = (
         Allocation.objects.filter(
@@ -539,7 +534,7 @@ def _valid(calendar: _Calendar, placements: list[replan.Placement]) -> bool:
         movable=calendar.movable,
         placements=placements,
         step=settings.ENGINE_STEP_SECONDS,
-        not_before=epoch(calendar.now + FIXED_MARGIN) if placements else 0,
+        not_before=epoch(calendar.now + FIXED_MARGIN),
     )
 
 
@@ -565,17 +560,11 @@ def _impact(calendar: _Calendar, edit: CapacityEdit, plan: replan.Plan) -> Impac
             continue
         shift = timedelta(seconds=placement.shift)
         rows.append(LeaseImpact(lease, "moved", lease.start + shift, lease.end + shift, changed))
-    for key in _degraded(calendar):
+    for key in calendar.fixed_leases:  # fixed, on the edited pool, in the span
         lease = calendar.leases[key]
-        rows.append(
-            LeaseImpact(
-                lease,
-                "degraded",
-                lease.start,
-                lease.end,
-                missing=_missing_fixed(calendar, key, base),
-            )
-        )
+        over = _missing_fixed(calendar, key, base)  # the fixed load alone is over there
+        if over and not lease.degraded:
+            rows.append(LeaseImpact(lease, "degraded", lease.start, lease.end, missing=over))
     for lease, _offer in _withdrawn(calendar, plan):
         rows.append(LeaseImpact(lease, "withdrawn", lease.start, lease.end))
     rows.sort(key=lambda r: (r.lease.start, str(r.lease.id)))
@@ -633,6 +622,8 @@ def _missing(calendar: _Calendar, m: replan.Movable, base) -> str:
 
 
 def _missing_fixed(calendar: _Calendar, key: str, base) -> str:
+    """How far the edited pool is over during fixed lease `key` ("over by 2 cores"), with the
+    fixed load alone after the edit; "" when it is not."""
     profile = base[calendar.pool.slug]
     loads = [x for x in calendar.fixed_leases[key] if x.pool == calendar.pool.slug]
     start, end = min(x.start for x in loads), max(x.end for x in loads)
@@ -644,33 +635,6 @@ def _missing_fixed(calendar: _Calendar, key: str, base) -> str:
     )
     short = [f"{-v} {d}" for d, v in lowest.items() if v < 0]
     return "over by " + ", ".join(short) if short else ""
-
-
-def _degraded(calendar: _Calendar) -> list[str]:
-    """Fixed leases on the edited pool that overlap an instant where the fixed load alone is
-    over the new capacity."""
-    epool = next(p for p in calendar.epools if p.slug == calendar.pool.slug)
-    out = []
-    for key, loads in calendar.fixed_leases.items():
-        lease = calendar.leases[key]
-        if lease.degraded:
-            continue
-        others = [x for x in calendar.fixed if x.pool == epool.slug]
-        mine = [x for x in loads if x.pool == epool.slug]
-        if mine and replan.check(
-            pools=[epool],
-            fixed=[x for x in others if x not in mine],
-            movable=[
-                replan.Movable(
-                    key, tuple(replan.Part(x.pool, x.start, x.end, x.amounts) for x in mine), 0
-                )
-            ],
-            placements=[replan.Placement(key, 0, tuple(x.pool for x in mine))],
-            step=1,
-            not_before=0,
-        ):
-            out.append(key)
-    return out
 
 
 def _withdrawn(calendar: _Calendar, plan: replan.Plan) -> list[tuple[Lease, engine.Offer]]:

@@ -63,31 +63,34 @@ def fresh(lease) -> Lease:
 def test_a_maintenance_window_moves_within_consent_and_displaces_the_rest(
     pools, owner, settings, capacity_apply
 ):
-    a, _ = pools
-    # both pools full from 3 h to 5 h; a's leases are hit by maintenance on a from 3 h to 5 h
+    """Both pools full from 3 h to 5 h; maintenance on each pool in turn, over its lease."""
     flexible = book(owner, at=3, hours=2, cores=8, flex={"after": "PT24H"}, name="flexible")
     rigid = book(owner, at=3, hours=2, cores=8, name="rigid")
     assert {fresh(x).allocations.get().pool.slug for x in (flexible, rigid)} == {"edi-a", "edi-b"}
-    on_a = flexible if flexible.allocations.get().pool == a else rigid
-    edit = maintenance(a, at=3, hours=2)
+    # the flexible one's pool first: it moves (the other pool is full then too)
+    pool = flexible.allocations.get().pool
+    edit = maintenance(pool, at=3, hours=2)
     preview = capacity_impact(edit)
-    assert [(row.lease.id, row.verdict) for row in preview.rows] == [
-        (on_a.id, "moved" if on_a == flexible else "displaced")
-    ]
+    assert [(row.lease.id, row.verdict) for row in preview.rows] == [(flexible.id, "moved")]
     assert CapacityChange.objects.count() == 0  # the preview wrote nothing
     impact = capacity_apply(edit, proposal=preview.proposal())
     assert impact.applied and not impact.replanned
     assert CapacityChange.objects.get().reason == "maintenance"
     assert pools_over_capacity() == []
-    lease = fresh(on_a)
-    if on_a == flexible:
-        assert (lease.start, lease.end) == (hour(5), hour(7))  # right after the window
-        assert lease.version == on_a.version + 1
-        notice = Notice.objects.get(lease=lease, kind=Kind.LEASE_MOVED)
-        assert notice.data["old_start"] == iso(hour(3)) and notice.data["start"] == iso(hour(5))
-        assert "moved (maintenance on edi-a)" in lease.events.last().message
-    else:
-        assert lease.displaced and lease.allocations.count() == 0
+    lease = fresh(flexible)
+    assert (lease.start, lease.end) == (hour(5), hour(7))  # right after the window
+    assert lease.version == flexible.version + 1
+    notice = Notice.objects.get(lease=lease, kind=Kind.LEASE_MOVED)
+    assert notice.data["old_start"] == iso(hour(3)) and notice.data["start"] == iso(hour(5))
+    assert f"moved (maintenance on {pool.slug})" in lease.events.last().message
+    # then the rigid one's pool: it has no consent and no free equivalent pool
+    other = rigid.allocations.get().pool
+    preview = capacity_impact(maintenance(other, at=3, hours=2))
+    assert [(row.lease.id, row.verdict) for row in preview.rows] == [(rigid.id, "displaced")]
+    capacity_apply(maintenance(other, at=3, hours=2), proposal=preview.proposal())
+    lease = fresh(rigid)
+    assert lease.displaced and lease.allocations.count() == 0
+    assert pools_over_capacity() == []
 
 
 def test_displaced_lease_gets_fresh_offers_until_its_deadline_then_is_cancelled(

@@ -9,7 +9,8 @@ from dataclasses import dataclass, replace
 from .feasibility import earliest_start, longest_duration
 from .model import Dataset, Offer, Pool, Range, Reason, Request, Suggestion
 from .packing import Item
-from .planner import Planner
+from .planner import Planner, _ending
+from .pricing import offer_cost
 from .profile import FreeProfile
 from .sites import Site, attach_profiles, pool_profiles, sites_for
 from .times import ceil_step, hours, iso
@@ -140,14 +141,16 @@ def suggest(
     profiles: dict[str, FreeProfile],
     first: int,
     horizon: int,
+    constrain=lambda sites: sites,
 ) -> list[Suggestion]:
-    """Up to three nearest relaxations that work: fewer resources, shorter, later."""
+    """Up to three nearest relaxations that work: fewer resources, shorter, later; each
+    keeps the policy's limits (``constrain``, and ``profiles`` already limited) and budget."""
     step = planner.step
 
     def prepared(relaxed: Request) -> list[Site]:
         sites, _, _ = sites_for(pools=pools, request=relaxed, datasets=datasets, step=step)
         attach_profiles(sites, profiles)
-        return sites
+        return constrain(sites)
 
     def probe(relaxed: Request) -> int | None:
         """The earliest start of ``relaxed`` at any site, without building an offer."""
@@ -167,10 +170,12 @@ def suggest(
             if earliest_start(site, start, start, dmin, step) is not None
         )
 
-    def offer(relaxed: Request, start: int) -> Offer:
-        """The first offer of ``relaxed``, whose earliest start is known to be ``start``."""
+    def offer(relaxed: Request, start: int) -> Offer | None:
+        """The first offer of ``relaxed``, whose earliest start is known to be ``start``
+        (None if the budget cannot pay for it)."""
         pinned = replace(relaxed, start_earliest=start, start_latest=start)
-        return planner.offers(prepared(pinned), pinned, start, 1)[0]
+        found = planner.offers(prepared(pinned), pinned, start, 1)
+        return found[0] if found else None
 
     found = []
     if first <= request.start_latest:
@@ -185,11 +190,54 @@ def suggest(
         request, start_earliest=later_first, start_latest=request.start_latest + horizon
     )
     start = probe(later)
-    if start is not None:
-        got = offer(later, start)
+    got = offer(later, start) if start is not None else None
+    if got is not None:
         message = f"first fit after the window: {iso(got.start)} to {iso(got.end)}"
         found.append(Suggestion("later-start", message, later, got))
     return found
+
+
+def within_budget(planner: Planner, request: Request, sites: list[Site], profiles) -> list:
+    """The request at its minimums and as long as the budget pays for, where the planner
+    found the shortfall: "5 h instead of 9 h fits the budget" (none if not even one step
+    does)."""
+    short = planner.shortfall
+    step = planner.step
+    start = short.offer.start
+    pinned = replace(
+        request,
+        components=tuple(
+            replace(c, amounts={d: Range(r.min, r.min) for d, r in c.amounts.items()})
+            for c in request.components
+        ),
+        start_earliest=start,
+        start_latest=start,
+    )
+    for site in sites:
+        site.profiles = [profiles[pool.slug] for pool in site.pools]
+    # The longest duration on the grid whose cost at the minimums the budget pays (cost
+    # grows with the duration).
+    ends = range(start + step, short.offer.end, step)
+    lo, hi = 0, len(ends)  # ends[:lo] pay
+    while lo < hi:
+        mid = (lo + hi) // 2
+        cost = offer_cost(_ending(short.offer, ends[mid]), planner.money.rates)
+        if cost <= short.left:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo:
+        length = ends[lo - 1] - start
+        relaxed = replace(pinned, duration=Range(length, length))
+        found = planner.offers(sites, relaxed, start, 1)
+        if found:
+            got = found[0]
+            message = (
+                f"{hours(length)} instead of {hours(request.duration.min)} at the minimums fits"
+                f" the budget: {got.cost:,} SU of {short.left:,} left, from {iso(got.start)}"
+            )
+            return [Suggestion("within-budget", message, relaxed, got)]
+    return []
 
 
 def _scaled(request: Request, percent: int) -> Request:
@@ -232,14 +280,22 @@ def _fewer_resources(request: Request, probe, offer) -> Suggestion | None:
             high = mid - 5
     relaxed = _scaled(request, low)
     got = offer(relaxed, start)
-    totals: dict[str, int] = {}
-    for grant in got.grants:
-        if not grant.component.startswith("dataset:"):
-            for dim, value in grant.amounts.items():
-                totals[dim] = totals.get(dim, 0) + value
+    if got is None:
+        return None
+    totals = _totals(got)
     granted = ", ".join(f"{value} {dim}" for dim, value in totals.items())
     message = f"available with {granted} ({low}% of the minimum) at {iso(got.start)}"
     return Suggestion("fewer-resources", message, relaxed, got)
+
+
+def _totals(offer: Offer) -> dict[str, int]:
+    """What an offer grants per dimension, over its components (not its datasets)."""
+    totals: dict[str, int] = {}
+    for grant in offer.grants:
+        if not grant.component.startswith("dataset:"):
+            for dim, value in grant.amounts.items():
+                totals[dim] = totals.get(dim, 0) + value
+    return totals
 
 
 def _shorter_duration(request: Request, probe, longest, offer, step: int) -> Suggestion | None:
@@ -260,5 +316,7 @@ def _shorter_duration(request: Request, probe, longest, offer, step: int) -> Sug
     length = longest(relaxed, start)
     relaxed = replace(request, duration=Range(length, length))
     got = offer(relaxed, start)
+    if got is None:
+        return None
     message = f"{hours(length)} instead of {hours(dmin)} from {iso(got.start)} to {iso(got.end)}"
     return Suggestion("shorter-duration", message, relaxed, got)

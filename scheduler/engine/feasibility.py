@@ -26,7 +26,12 @@ def earliest_start(site: Site, begin: int, latest: int, dmin: int, step: int) ->
     Between two consecutive candidates (begin, and every instant a pool's free capacity goes
     up, shifted by its preparation time and rounded up to the grid) every window only gains
     segments, so its minimum only falls: checking the candidates misses no feasible start.
+    A site's policy limits (``Site.latest``, ``Site.longest``) narrow the search.
     """
+    if site.latest is not None:
+        latest = min(latest, site.latest)
+    if site.longest is not None and dmin > site.longest:
+        return None
     if begin > latest:
         return None
     parts = [np.array([begin], dtype=np.int64)]
@@ -189,7 +194,10 @@ def _feasible_window(site: Site, start: int, end: int) -> bool:
 
 def longest_duration(site: Site, start: int, dmin: int, dmax: int, step: int) -> int:
     """The longest duration that fits at ``start``: dmax, else the latest end on the grid
-    before a pool's free capacity drops (or dmin, which is known to fit)."""
+    before a pool's free capacity drops (or dmin, which is known to fit); never longer than
+    the site's policy allows (``Site.longest``)."""
+    if site.longest is not None:
+        dmax = max(dmin, min(dmax, site.longest))
     if dmin == dmax or _feasible_window(site, start, start + dmax):
         return dmax
     drops = np.concatenate(

@@ -7,7 +7,8 @@ dimensions are strings ("cores", "memory_gib", "gpus", "size_gib", "readers").
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 import numpy as np
 
@@ -97,17 +98,68 @@ class Request:
     max_offers: int = 4
 
 
+EVERY_SITE = "*"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One policy limit on a request (fair share, DESIGN §8a), already turned into instants
+    and amounts by the caller. ``message`` names it ("at most 2 concurrent leases per user");
+    a NO it causes carries a Reason of kind ``kind`` with that message.
+
+    - ``blocked``: site → [start, end) intervals no grant of the lease (its preparation
+      included) may overlap (quiet hours, a user's concurrent-lease limit);
+    - ``caps``: pool → (start, end, {dim: most}) segments: the most the request may use of
+      that pool then, beside the pool's free capacity (a project's share of a pool);
+    - ``latest_start`` and ``longest``: site (or ``EVERY_SITE``) → the latest start, the
+      longest duration there (lead time, duration, booked hours ahead).
+    """
+
+    kind: str
+    message: str
+    blocked: Mapping[str, Sequence[tuple[int, int]]] = field(default_factory=dict)
+    caps: Mapping[str, Sequence[tuple[int, int, Mapping[str, int]]]] = field(default_factory=dict)
+    latest_start: Mapping[str, int] = field(default_factory=dict)
+    longest: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Service units per unit and hour of each dimension on one pool; during the peak hours
+    ([``peak_start``, ``peak_end``) minutes of the day in ``zone``, on ``peak_weekdays``, 0 =
+    Monday) every rate is ``peak_factor`` times higher."""
+
+    per_hour: Mapping[str, Decimal]
+    peak_factor: Decimal = Decimal(1)
+    peak_start: int = 0
+    peak_end: int = 0
+    zone: str = "UTC"
+    peak_weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the request may cost: ``remaining`` SU at the ``rates`` of the pools (a pool not
+    listed is free). Offers are sized to it; a NO names it (kind "budget")."""
+
+    remaining: Decimal
+    rates: Mapping[str, Rate]
+
+
 @dataclass(frozen=True)
 class Policy:
     """``solver_time_limit`` is CP-SAT's budget for a whole call; ``horizon_after_window`` how
     far past the window a NO answer looks for a later start; with ``not_before`` (usually
-    now) no grant, preparation included, starts earlier."""
+    now) no grant, preparation included, starts earlier. ``limits`` and ``budget`` are the
+    fair-share constraints every offer (and every suggestion) keeps."""
 
     step: int = 60
     max_offers: int = 10
     solver_time_limit: float = 0.05
     horizon_after_window: int = 7 * 86400
     not_before: int | None = None
+    limits: tuple[Limit, ...] = ()
+    budget: Budget | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +179,8 @@ class Offer:
     end: int
     preparation_start: int
     grants: tuple[Grant, ...]
+    # Its price in SU at the budget's rates (None: no budget given).
+    cost: Decimal | None = None
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,29 @@ class FreeProfile:
         free[:, first:stop] = BLOCKED
         return FreeProfile(times, free, self.dims)
 
+    def limited(
+        self,
+        blocked: Sequence[tuple[int, int]] = (),
+        caps: Sequence[tuple[int, int, Mapping[str, int]]] = (),
+    ) -> FreeProfile:
+        """A copy in which the ``blocked`` intervals are unusable and, over each cap's
+        [start, end), no dimension has more free than the cap gives it (a policy limit)."""
+        cuts = {t for a, b in blocked for t in (a, b)} | {t for a, b, _ in caps for t in (a, b)}
+        new = np.array(sorted(t for t in cuts if self.lo < t < self.hi), dtype=np.int64)
+        new = new[~np.isin(new, self.times)]
+        times = np.sort(np.concatenate((self.times, new))) if len(new) else self.times
+        # the segment of the old profile each new segment lies in (a copy: fancy indexing)
+        free = self.free[:, np.searchsorted(self.times, times[:-1], side="right") - 1]
+        starts, ends = times[:-1], times[1:]
+        for a, b in blocked:
+            free[:, (starts >= a) & (ends <= b)] = BLOCKED
+        for a, b, most in caps:
+            inside = (starts >= a) & (ends <= b)
+            for j, dim in enumerate(self.dims):
+                if dim in most:
+                    free[j, inside] = np.minimum(free[j, inside], most[dim])
+        return FreeProfile(times, free, self.dims)
+
     def joined(self, later: FreeProfile) -> FreeProfile:
         """This profile followed by ``later``, which must start where this one ends."""
         times = np.concatenate((self.times[:-1], later.times))

@@ -38,6 +38,9 @@ class Site:
     # Stacks of its profiles (``feasibility._groups``), shared with its copies: `replace`
     # passes it on.
     stacks: dict = field(default_factory=dict, repr=False, compare=False)
+    # Policy limits here (``limits.constrain_sites``): the latest start, the longest duration.
+    latest: int | None = None
+    longest: int | None = None
 
     def with_items(self, items: list[Item], profiles: list[FreeProfile]) -> Site:
         return replace(self, items=items, reports=[()] * len(items), profiles=profiles)

@@ -112,6 +112,15 @@ class Lease(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     degraded = models.BooleanField(default=False)
+    # Fair share (projects/): the project it charges, its price quoted with the offer (SU,
+    # frozen: a rate change does not reprice it), the rates the price was made at (to price
+    # an extension or the used part the same way), and what its ledger entries sum to.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.PROTECT, null=True, blank=True, related_name="leases"
+    )
+    cost_su = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    rates = models.JSONField(default=dict, blank=True)
+    charged_su = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     released_at = models.DateTimeField(
         null=True, blank=True, help_text="When the adapters last made everything gone."
     )
@@ -266,6 +275,10 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=8, editable=False, help_text="To recognise a key.")
     name = models.CharField(max_length=100, blank=True)
+    # A platform token acts for its user and, if set, charges this project only.
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True)
 

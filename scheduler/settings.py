@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "resources.apps.ResourcesConfig",
     "bookings.apps.BookingsConfig",
     "notices.apps.NoticesConfig",
+    "projects.apps.ProjectsConfig",
 ]
 
 MIDDLEWARE = [
@@ -276,6 +277,24 @@ BOOKING_MAX_LEAD = os.environ.get("BOOKING_MAX_LEAD", "P90D")
 BOOKING_MAX_END = os.environ.get("BOOKING_MAX_END", "P90D")
 # Offers one user may hold at once (live, unaccepted).
 OFFER_HOLDS_PER_USER = env_int("OFFER_HOLDS_PER_USER", 20)
+
+# --- Fair share (projects/): the defaults of the policy limits (PolicyLimit rows in admin
+# narrow them per site and project; projects/domain/policy.py reads them at call time) ---
+# Per user: leases live at one instant, booked hours ahead of now (0: no limit).
+POLICY_MAX_CONCURRENT_LEASES = env_int("POLICY_MAX_CONCURRENT_LEASES", 0)
+POLICY_MAX_FUTURE_HOURS = env_int("POLICY_MAX_FUTURE_HOURS", 0)
+# The longest single extension (ISO 8601 duration or seconds; empty: up to BOOKING_MAX_DURATION).
+POLICY_MAX_EXTENSION = os.environ.get("POLICY_MAX_EXTENSION", "")
+# Percent of a pool one project may hold at any instant.
+POLICY_MAX_POOL_SHARE = env_int("POLICY_MAX_POOL_SHARE", 100)
+# "HH:MM-HH:MM" in each site's time zone during which no lease holds resources (empty: none).
+POLICY_QUIET_HOURS = os.environ.get("POLICY_QUIET_HOURS", "")
+# A lease released early (or cancelled once preparing) pays for at least its first this many
+# minutes; the rest of what it was charged is refunded.
+BUDGET_MINIMUM_MINUTES = env_int("BUDGET_MINIMUM_MINUTES", 60)
+# A project's owners are told (notice budget.warning) when an accept leaves less than this
+# percent of its allocations.
+BUDGET_WARNING_PERCENT = env_int("BUDGET_WARNING_PERCENT", 10)
 
 
 # --- Notices (notices/): e-mail, webhooks, the sweep that delivers them ---

@@ -212,6 +212,16 @@ class ByHand:
         return _by_hand(type(self))(instance, _zone())
 
 
+COST_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "su": {"type": "string", "example": "1240.00"},
+        "charged_su": {"type": "string", "example": "1240.00"},
+    },
+}
+
+
 class ProblemFieldErrorSerializer(serializers.Serializer):
     path = serializers.CharField()
     message = serializers.CharField()
@@ -256,6 +266,10 @@ class LeaseSerializer(ByHand, serializers.ModelSerializer):
     site = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     allocations = AllocationSerializer(many=True, read_only=True)
     connectors = serializers.ListField(child=serializers.DictField(), read_only=True)
+    cost = serializers.SerializerMethodField(
+        help_text="Its price in service units (`su`, quoted with the offer, frozen at accept)"
+        " and what its project is charged for it now (`charged_su`); null if not priced."
+    )
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -270,18 +284,36 @@ class LeaseSerializer(ByHand, serializers.ModelSerializer):
             "expires",
             "allocations",
             "connectors",
+            "cost",
             "url",
         ]
 
     def get_url(self, lease) -> str:
         return reverse("api:lease-detail", kwargs={"id": lease.id})
 
+    @extend_schema_field(COST_SCHEMA)
+    def get_cost(self, lease) -> dict | None:
+        if lease.cost_su is None:
+            return None
+        return {"su": str(lease.cost_su), "charged_su": str(lease.charged_su)}
+
 
 class LeaseDetailSerializer(LeaseSerializer):
     events = LeaseEventSerializer(many=True, read_only=True)
+    project = serializers.SerializerMethodField(help_text="The project it charges (a slug).")
 
     class Meta(LeaseSerializer.Meta):
-        fields = [*LeaseSerializer.Meta.fields, "name", "offer_set", "version", "events"]
+        fields = [
+            *LeaseSerializer.Meta.fields,
+            "name",
+            "offer_set",
+            "project",
+            "version",
+            "events",
+        ]
+
+    def get_project(self, lease) -> str | None:
+        return lease.project.slug if lease.project_id else None
 
 
 class MessageSerializer(serializers.Serializer):
@@ -296,6 +328,11 @@ class SuggestionOfferSerializer(serializers.Serializer):
     end = serializers.DateTimeField()
     preparation_start = serializers.DateTimeField()
     allocations = serializers.ListField(child=serializers.DictField())
+    cost = serializers.SerializerMethodField()
+
+    @extend_schema_field(COST_SCHEMA)
+    def get_cost(self, offer) -> dict | None:
+        return offer.get("cost")
 
 
 class SuggestionSerializer(serializers.Serializer):

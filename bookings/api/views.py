@@ -98,7 +98,7 @@ class OfferSetCreate(ProblemAPIView):
     def post(self, request):
         def run():
             # Returned with its leases and allocations loaded: no need to read it back.
-            offer_set = offer_set_create(owner=request.user, data=request.data)
+            offer_set = offer_set_create(owner=request.user, data=request.data, token=request.auth)
             data = OfferSetSerializer(offer_set).data
             return Response(data, status=201, headers={"Location": data["url"]})
 

@@ -4,8 +4,10 @@ actions change a lease through `leases_write`.
 It checks each phase move against the transition table (`IllegalTransition`, 409, before any
 write), bumps `version` (the ETag) and writes a `LeaseEvent` for each move or note, and writes
 only the fields that differ from what was read (`Lease.changed_fields`), for all the leases it
-is given, in one statement, with the notices the changes cause (notices.domain.outbox): the
-outbox row commits or rolls back with the change.
+is given, in one statement, with the notices the changes cause (notices.domain.outbox) and
+the ledger entries of what they make the leases owe (projects.domain.ledger): the outbox row
+and the entries commit or roll back with the change, and a charge the project cannot pay
+refuses the whole write (409) before anything is written.
 """
 
 from collections.abc import Mapping, Sequence
@@ -17,7 +19,9 @@ from bookings.choices import can_transition
 from bookings.domain.errors import IllegalTransition
 from bookings.domain.sql.leases import leases_update
 from bookings.models import Lease, LeaseEvent
-from notices.domain.outbox import lease_change_notices
+from notices.choices import Kind
+from notices.domain.outbox import lease_change_notices, lease_notice
+from projects.domain.ledger import Debit, lease_target, ledger_entries
 
 
 @dataclass(frozen=True)
@@ -46,10 +50,11 @@ def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None)
                 phase=change.lease.phase,
             )
     now = timezone.now()
-    events, notices, written, names = [], [], [], set()
+    events, notices, written, names, debits = [], [], [], set(), []
     for change in changes:
         lease = change.lease
         from_phase = lease.phase
+        owed = lease.charged_su
         for name, value in change.fields.items():
             setattr(lease, name, value)
         if change.to is not None or change.message or change.notice_kind:
@@ -66,11 +71,21 @@ def leases_write(changes: Sequence[LeaseChange], *, actor_kind: str, actor=None)
             lease.phase = change.to or lease.phase
             lease.version += 1
             notices += lease_change_notices(change, from_phase=from_phase)
+        target = lease_target(change, from_phase=from_phase, now=now)
+        if target is not None:
+            lease.charged_su = target
+        if lease.charged_su != owed:
+            debits.append(Debit(lease, lease.charged_su - owed, change.message or change.to))
         changed = lease.changed_fields()
         if changed:
             lease.updated = now
             names.update(changed, ["updated"])
             written.append(lease)
-    leases_update(written, sorted(names), events=events, notices=notices)
+    entries, warnings = ledger_entries(debits, now=now)
+    notices += [
+        lease_notice(lease, kind=Kind.BUDGET_WARNING, data={"message": message})
+        for lease, message in warnings
+    ]
+    leases_update(written, sorted(names), events=events, notices=notices, entries=entries)
     for lease in written:
         lease.mark_written(names)

@@ -26,6 +26,8 @@ from bookings.domain.planning.load import engine_load
 from bookings.domain.planning.pools import pools_by_slug
 from bookings.domain.sql import leases as sql
 from bookings.models import Lease
+from projects.domain import ledger
+from projects.domain.policy import duration_limit, extension_limit
 from scheduler import engine
 
 # Who may do what, by phase (see `lease_actions`).
@@ -290,6 +292,10 @@ def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease
                 " (cancel a lease that has not started).",
                 phase=lease.phase,
             )
+        fields = {"end": now, "next_action_at": now}
+        if lease.project_id:  # it owes what it used (at least the minimum), no more
+            used = ledger.used_cost(lease, ledger.lease_grants(lease), now)
+            fields["charged_su"] = min(lease.charged_su, used)
         for allocation in lease.allocations.filter(period__endswith__gt=now):
             if allocation.start < now:
                 allocation.period = DateTimeTZRange(allocation.start, now, "[)")
@@ -302,8 +308,7 @@ def lease_release_early(*, lease_id, user, if_match: int | None = None) -> Lease
             actor_kind=ActorKind.USER,
             actor=user,
             message=f"released early: end {iso(lease.end)} → {iso(now)}",
-            end=now,
-            next_action_at=now,
+            **fields,
         )
 
 
@@ -328,20 +333,8 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
         old_end = lease.end
         if end == old_end:
             return lease  # nothing changes: no event, no new version
-        longest = min(lease.start + timedelta(seconds=policy.max_duration()), policy.horizon(now))
-        if end > max(longest, old_end):
-            raise DomainError(
-                f"The lease may end at {iso(longest)} at the latest.",
-                errors=[
-                    FieldError(
-                        "end",
-                        f"may be at most {iso(longest)}: a lease lasts at most"
-                        f" {policy.words(policy.max_duration())} and ends at most"
-                        f" {policy.words(policy.limit_seconds('BOOKING_MAX_END'))} ahead",
-                    )
-                ],
-                extra={"latest_end": iso(longest)},
-            )
+        _check_extension_limit(lease, end)
+        _check_longest(lease, end, now)
         if end > old_end:
             extension = _extension(lease, end)
             pools = lock_pools(g.pool for g in extension.grants)
@@ -353,12 +346,14 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
                     code="extension-does-not-fit",
                     extra={"latest_end": iso(latest)},
                 )
+        fields = {"end": end}
+        if lease.project_id:
+            fields.update(_extension_charge(lease, end, old_end))
         for allocation in lease.allocations.all():
             if allocation.end == old_end or allocation.end > end:
                 allocation.period = DateTimeTZRange(allocation.start, end, "[)")
                 allocation.save(update_fields=["period"])
         verb = "extended" if end > old_end else "shortened"
-        fields = {"end": end}
         if lease.next_action_at and lease.next_action_at == old_end:
             fields["next_action_at"] = end
         leases_write(
@@ -369,11 +364,64 @@ def lease_extend(*, lease_id, user, end: datetime, if_match: int | None = None) 
         return lease
 
 
+def _check_longest(lease: Lease, end: datetime, now: datetime) -> None:
+    """The policy's longest lease and latest end (400 naming `end`)."""
+    longest = min(lease.start + timedelta(seconds=duration_limit(lease)), policy.horizon(now))
+    if end > max(longest, lease.end):
+        raise DomainError(
+            f"The lease may end at {iso(longest)} at the latest.",
+            errors=[
+                FieldError(
+                    "end",
+                    f"may be at most {iso(longest)}: a lease lasts at most"
+                    f" {policy.words(duration_limit(lease))} and ends at most"
+                    f" {policy.words(policy.limit_seconds('BOOKING_MAX_END'))} ahead",
+                )
+            ],
+            extra={"latest_end": iso(longest)},
+        )
+
+
+def _check_extension_limit(lease: Lease, end: datetime) -> None:
+    most = extension_limit(lease)
+    if most is not None and end > lease.end + timedelta(seconds=most):
+        latest = lease.end + timedelta(seconds=most)
+        raise DomainError(
+            f"One extension adds at most {policy.words(most)}.",
+            errors=[
+                FieldError(
+                    "end",
+                    f"may be at most {iso(latest)} (policy: one extension"
+                    f" adds at most {policy.words(most)})",
+                )
+            ],
+            extra={"latest_end": iso(latest)},
+        )
+
+
+def _extension_charge(lease: Lease, end: datetime, old_end: datetime) -> dict:
+    """What the lease's price and charge become when its end moves from `old_end` to `end`
+    (at the rates it was priced at): an extension adds its cost (the ledger checks the
+    project can pay), a shortening takes off the cost of the cut part."""
+    if end > old_end:
+        delta = ledger.extension_cost(lease, _extension(lease, end))
+    else:
+        grants = ledger.lease_grants(lease)
+        delta = -engine.grants_cost(grants, ledger.rates_from_json(lease.rates), start=epoch(end))
+    return {
+        "cost_su": (lease.cost_su or ledger.ZERO) + delta,
+        "charged_su": max(ledger.ZERO, lease.charged_su + delta),
+    }
+
+
 def lease_latest_end(*, lease: Lease, now: datetime) -> datetime:
     """The latest end an extension of `lease` could reach now (what "ending soon" tells its
     owner): the policy's limit, then what the capacity after its end allows. No locks: the
     answer is advice, `lease_extend` checks again."""
-    longest = min(lease.start + timedelta(seconds=policy.max_duration()), policy.horizon(now))
+    longest = min(lease.start + timedelta(seconds=duration_limit(lease)), policy.horizon(now))
+    most = extension_limit(lease)
+    if most is not None:
+        longest = min(longest, lease.end + timedelta(seconds=most))
     if longest <= lease.end:
         return lease.end
     extension = _extension(lease, longest)

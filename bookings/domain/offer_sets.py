@@ -1,6 +1,7 @@
 """`offer_set_create`: ask the engine, then hold its offers under the guard (DESIGN §4)."""
 
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -25,6 +26,9 @@ from bookings.domain.sql.offer_sets import HOLDS, offer_set_insert
 from bookings.domain.sql.rows import prefetched
 from bookings.models import Allocation, Lease, LeaseEvent, OfferSet
 from notices.domain.outbox import offer_held_notice
+from projects.domain.policy import request_budget, request_limits
+from projects.domain.pricing import rates_json
+from projects.domain.projects import project_for_request
 from resources.choices import DIMENSIONS, PoolKind
 from resources.models import Dataset, Pool, Site
 from scheduler import engine
@@ -78,6 +82,7 @@ def request_json(request: engine.Request, *, base: dict) -> dict:
 
 def offer_json(offer: engine.Offer) -> dict:
     return {
+        "cost": None if offer.cost is None else {"su": str(offer.cost)},
         "site": offer.site,
         "start": _iso(instant(offer.start)),
         "end": _iso(instant(offer.end)),
@@ -243,16 +248,42 @@ def _kinds(normalised: dict) -> set[str]:
     return kinds
 
 
-def plan(*, normalised: dict, snapshot: PlanningSnapshot | None = None) -> engine.Answer:
+def plan(
+    *,
+    normalised: dict,
+    snapshot: PlanningSnapshot | None = None,
+    owner=None,
+    project=None,
+) -> tuple[engine.Answer, dict]:
     """Run the engine on the current load (no locks held), from `snapshot` if one was just
-    taken."""
+    taken; for `owner` (charging `project`), with the fair-share limits and budget in force
+    (projects.domain.policy) as the engine's constraints. Also the pool rates the offers
+    were priced at (slug → engine.Rate)."""
     request = engine_request(normalised)
     kinds = _kinds(normalised)
     snapshot = snapshot or planning_snapshot()
     pools, epools = planning_pools(site=normalised["site"], kinds=kinds, snapshot=snapshot)
     datasets = engine_datasets(normalised["datasets"]) if normalised["datasets"] else []
+    now = timezone.now()
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
-    policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(timezone.now()))
+    policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(now))
+    if owner is not None:
+        policy = replace(
+            policy,
+            limits=request_limits(
+                owner=owner,
+                project=project,
+                sites={p.site.slug: p.site for p in pools},
+                epools=epools,
+                normalised=normalised,
+                now=now,
+                horizon=policy.horizon_after_window,
+                snapshot=snapshot,
+            ),
+            budget=request_budget(
+                project=project, pools=pools, normalised=normalised, snapshot=snapshot
+            ),
+        )
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
     start = instant(request.start_earliest - lead)
     end = instant(request.start_latest + request.duration.max)
@@ -267,7 +298,7 @@ def plan(*, normalised: dict, snapshot: PlanningSnapshot | None = None) -> engin
         answer = engine.find_offers(
             pools=epools, load=load, request=request, datasets=datasets, policy=policy
         )
-    return answer
+    return answer, (policy.budget.rates if policy.budget else {})
 
 
 def _staging_bound(datasets) -> int:
@@ -287,13 +318,21 @@ def offer_set_create(
     now: datetime | None = None,
     hold_until: datetime | None = None,
     replaces: Lease | None = None,
+    token=None,
 ) -> OfferSet:
     """Validate `data`, find offers, and hold them; the answer may be NO with reasons. The
     fresh offers of a displaced lease are held until its deadline (`hold_until`) and
-    replace it when accepted (`replaces`)."""
+    replace it when accepted (`replaces`), charging its project. The request charges the
+    project it names, else the one `token` (a platform's ApiToken) is bound to, else the
+    owner's default (projects.domain.projects)."""
     now = now or timezone.now()
     normalised = request_normalise(data=data, now=now)
     _check_references(normalised)
+    if replaces is not None and replaces.project_id and "project" not in normalised:
+        normalised["project"] = replaces.project.slug
+    project = project_for_request(user=owner, slug=normalised.get("project"), token=token)
+    if project is not None:
+        normalised["project"] = project.slug
     # Everything that can refuse the request runs before the first write (declining the
     # holds it supersedes): a refused request loses nothing.
     snapshot = planning_snapshot()
@@ -304,7 +343,12 @@ def offer_set_create(
     for attempt in range(PLAN_ATTEMPTS):
         # The first plan reuses the snapshot unless holds were declined since it was taken.
         fresh = attempt > 0 or superseded
-        answer = plan(normalised=normalised, snapshot=None if fresh else snapshot)
+        answer, rates = plan(
+            normalised=normalised,
+            snapshot=None if fresh else snapshot,
+            owner=owner,
+            project=project,
+        )
         with transaction.atomic():
             pools, kept = lock_offers(list(answer.offers))
             if len(kept) == len(answer.offers) or attempt == PLAN_ATTEMPTS - 1:
@@ -318,12 +362,25 @@ def offer_set_create(
                     notes=notes,
                     hold_until=hold_until,
                     replaces=replaces,
+                    project=project,
+                    rates=rates,
                 )
     raise AssertionError("unreachable")
 
 
 def _write(
-    *, owner, client, normalised, answer, offers, pools, notes=(), hold_until=None, replaces=None
+    *,
+    owner,
+    client,
+    normalised,
+    answer,
+    offers,
+    pools,
+    notes=(),
+    hold_until=None,
+    replaces=None,
+    project=None,
+    rates=None,
 ) -> OfferSet:
     now = timezone.now()
     expires = hold_until or now + timedelta(seconds=settings.OFFER_HOLD_SECONDS)
@@ -334,6 +391,15 @@ def _write(
             for r in answer.reasons
         ),
     ]
+    if project is None and any(r.kind == "budget" for r in answer.reasons):
+        messages.append(
+            {
+                "kind": "budget",
+                "path": "project",
+                "message": "You belong to no project with an allocation: these pools are"
+                " priced, so a lease here must charge a project (ask its PI to add you).",
+            }
+        )
     if answer.offers and not offers:
         messages.append(
             {
@@ -376,6 +442,9 @@ def _write(
             executable=normalised["executable"],
             flex=normalised.get("flex"),
             replaces=replaces,
+            project=project,
+            cost_su=offer.cost,
+            rates=rates_json(rates or {}, (g.pool for g in offer.grants)),
         )
         for rank, offer in enumerate(offers)
     ]
@@ -449,6 +518,8 @@ def _reason_path(reason: engine.Reason, normalised: dict) -> str:
         return "datasets"
     if reason.kind == "no-site":
         return "site"
+    if reason.kind == "budget":
+        return "project"
     return ""
 
 

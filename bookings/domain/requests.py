@@ -27,6 +27,7 @@ _REQUEST_KEYS = {
     "max_offers",
     "executable",
     "flex",
+    "project",
 }
 _FLEX_KEYS = {"before", "after", "pools"}
 _COMPONENT_KEYS = {"name", "kind", "replicas", "amounts"}
@@ -193,6 +194,10 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     max_offers = _max_offers(data.get("max_offers", policy.DEFAULT_OFFERS), errors)
     executable = _executable(data.get("executable"), errors)
     flex = _flex(data.get("flex"), errors)
+    project = data.get("project")
+    if project is not None and (not isinstance(project, str) or not project or len(project) > 50):
+        errors.add("project", "must be a project slug or null")
+        project = None
     errors.raise_if_any("The request is not valid.")
     start, latest = window
     if latest < now - timedelta(seconds=settings.ENGINE_STEP_SECONDS):
@@ -211,6 +216,8 @@ def request_normalise(*, data: Any, now: datetime) -> dict:
     }
     if flex is not None:  # only when asked for: stored requests without it read the same
         normalised["flex"] = flex
+    if project is not None:  # likewise: the project charged is resolved later, and stored
+        normalised["project"] = project
     return normalised
 
 

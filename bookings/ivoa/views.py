@@ -78,7 +78,7 @@ class IvoaView(APIView):
             formats.document(request), datasets=selectors.dataset_slugs(), max_offers=max_offers
         )
         try:
-            return offer_set_create(owner=request.user, data=data)
+            return offer_set_create(owner=request.user, data=data, token=request.auth)
         except DomainError as error:
             error.errors = translate.ivoa_errors(error.errors, paths)
             raise

@@ -75,6 +75,15 @@ Which path answers which request shape:
   the earliest start first and the sweep finds it exactly and faster; size traded against
   start shows up as later, larger offers.
 
+**Fair share** (``Policy.limits``, ``Policy.budget``; ``limits``, ``pricing``): a limit
+blocks intervals of a site (no grant may overlap them), caps what the request may use of a
+pool, or narrows a site's latest start and longest duration; all of it applies to the free
+profiles and sites before the sweep, so every offer and suggestion keeps it. With a budget
+every offer carries its ``cost`` in SU (exact, rounded to the cent, preparation included); an
+offer the budget cannot pay for is cut to its minimums, then shortened, else dropped. A NO
+that a limit or the budget causes names it (Reason kind "policy" or "budget", with the
+limit's message), the budget with a "within-budget" suggestion.
+
 Load is a list of ``Load``s, or per pool a ``PoolLoad`` (the same in numpy columns, so a
 caller that keeps its load in arrays hands it over without a Python object per allocation).
 It is taken as complete over [start_earliest - preparation, start_latest +
@@ -82,46 +91,57 @@ duration.max), and for a NO answer up to ``horizon_after_window`` further.
 """
 
 from .model import (
+    EVERY_SITE,
     NO,
     YES,
     Answer,
+    Budget,
     CapacityChange,
     Component,
     Dataset,
     DatasetReplica,
     Grant,
+    Limit,
     Load,
     Offer,
     Policy,
     Pool,
     PoolLoad,
     Range,
+    Rate,
     Reason,
     Request,
     Suggestion,
 )
+from .pricing import grants_cost, offer_cost
 from .profile import fits, free_profile
 from .solver import find_offers
 
 __all__ = [
+    "EVERY_SITE",
     "NO",
     "YES",
     "Answer",
+    "Budget",
     "CapacityChange",
     "Component",
     "Dataset",
     "DatasetReplica",
     "Grant",
+    "Limit",
     "Load",
     "Offer",
     "Policy",
     "Pool",
     "PoolLoad",
     "Range",
+    "Rate",
     "Reason",
     "Request",
     "Suggestion",
     "find_offers",
     "fits",
     "free_profile",
+    "grants_cost",
+    "offer_cost",
 ]

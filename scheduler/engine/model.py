@@ -139,11 +139,16 @@ class Rate:
 
 @dataclass(frozen=True)
 class Budget:
-    """What the request may cost: ``remaining`` SU at the ``rates`` of the pools (a pool not
-    listed is free). Offers are sized to it; a NO names it (kind "budget")."""
+    """What the request may cost: ``remaining`` SU (None: no limit, prices only), or
+    ``by_site`` where a site has its own, at the ``rates`` of the pools (a pool not listed
+    is free). Offers are priced and sized to it; a NO names it (kind "budget")."""
 
-    remaining: Decimal
+    remaining: Decimal | None
     rates: Mapping[str, Rate]
+    by_site: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def left(self, site: str) -> Decimal | None:
+        return self.by_site.get(site, self.remaining)
 
 
 @dataclass(frozen=True)

@@ -94,7 +94,7 @@ class Planner:
         offer = _offer(pick)
         if self.money is None:
             return offer
-        rates, left = self.money.rates, self.money.remaining
+        rates, left = self.money.rates, self.money.left(pick.site.name)
         cost = offer_cost(offer, rates)
         if left is None or cost <= left:
             return replace(offer, cost=cost)

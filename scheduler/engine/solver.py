@@ -120,7 +120,7 @@ def _limit_reasons(pools, load, request, datasets, policy: Policy, planner) -> l
 
 def _priced(policy: Policy):
     """The policy's budget without its limit (the limits are tried apart from the money)."""
-    return replace(policy.budget, remaining=None) if policy.budget is not None else None
+    return replace(policy.budget, remaining=None, by_site={}) if policy.budget is not None else None
 
 
 def _dedupe(reasons: list[Reason]) -> list[Reason]:

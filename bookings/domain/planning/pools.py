@@ -80,6 +80,16 @@ def planning_pools(
     return entry
 
 
+def planning_cached(name: str, load, *, snapshot: PlanningSnapshot | None = None):
+    """`load()` cached in this process under the pools generation (rates and policy limits
+    bump it too: projects migration 0002)."""
+    cache = _current_cache(snapshot.generation if snapshot else None)
+    key = ("extra", name)
+    if key not in cache["entries"]:
+        cache["entries"][key] = load()
+    return cache["entries"][key]
+
+
 def pools_by_slug(slugs: Iterable[str], *, generation=None) -> dict[str, Pool]:
     """The named pools, enabled or not, with their sites and capacity changes, from the same
     cache (give the generation read after locking them, to see the committed rows)."""

@@ -8,6 +8,7 @@ from django.db import connection
 from bookings.domain.sql.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
 from notices.models import Notice
+from projects.models import LedgerEntry
 from resources.models import Site
 
 
@@ -54,7 +55,9 @@ def lease_family_lock(lease_id) -> list[Lease]:
     return family
 
 
-def leases_update(leases: list[Lease], names: list[str], *, events=(), notices=()) -> None:
+def leases_update(
+    leases: list[Lease], names: list[str], *, events=(), notices=(), entries=()
+) -> None:
     """Write the fields `names` of `leases` with one UPDATE … FROM (VALUES …), and insert
     `events` (LeaseEvents) and `notices` (their outbox rows) in the same statement: what
     `bulk_update` (one CASE per field and row) and `bulk_create` do, in one round trip and a
@@ -80,6 +83,8 @@ def leases_update(leases: list[Lease], names: list[str], *, events=(), notices=(
         statements.append(insert_values(LeaseEvent, events))
     if notices:
         statements.append(insert_values(Notice, notices))
+    if entries:
+        statements.append(insert_values(LedgerEntry, entries))
     if not statements:
         return
     # All but the last as data-modifying WITHs of the last: one statement.

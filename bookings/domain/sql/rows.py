@@ -114,6 +114,8 @@ def _encoder(field):
         return _text
     if kind == "DateTimeRangeField":
         return _range
+    if kind == "DecimalField":
+        return _decimal
     if kind in _PLAIN:
         return _same
     raise TypeError(f"insert_values cannot encode a {kind} ({field})")
@@ -146,6 +148,10 @@ def _text(value):
         if value is None
         else (str(value) if isinstance(value, uuid.UUID) else value.isoformat())
     )
+
+
+def _decimal(value):
+    return None if value is None else str(value)
 
 
 def _range(value):

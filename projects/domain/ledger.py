@@ -1,0 +1,246 @@
+"""The ledger: what a lease owes, and the entries that record each change of it (issue 15).
+
+**The model.** A lease owes, by its phase:
+
+- nothing while it is an offer, and nothing once REJECTED, EXPIRED or FAILED (a failed
+  lease is refunded in full), nor once CANCELLED before its preparation began;
+- its price (`Lease.cost_su`, quoted with the offer at the pool rates of that moment and
+  frozen on the lease with those rates) while accepted and until it completes;
+- the used part once released early or cancelled while preparing or later: the cost of its
+  grants up to that instant, but at least of their first `BUDGET_MINIMUM_MINUTES`;
+- an extension adds the extension's cost at the frozen rates, shortening takes the cut off.
+
+`Lease.charged_su` is what its entries sum to. `leases_write` asks `lease_target` what each
+change makes the lease owe and `ledger_entries` for the entries of the difference: a charge
+(positive) drawn from the project's allocations that apply (its site's first, then every
+site's; earliest to lapse first), a refund (negative) given back to the allocations it was
+drawn from, last drawn first. A charge locks the project row first and fails with 409 naming
+the project when the allocations left cannot pay it: two accepts racing for the last SU
+serialise on that lock, and the second sees the first's entry. The entries are written in
+the statement that writes the leases (their outbox rows too), so a change rolled back
+leaves no entry.
+
+Balance of an allocation = its SU less the sum of the entries drawn from it; of a project,
+over its allocations = allocated - committed - used (projects.domain.usage splits the
+charged part of live leases into used and committed at an instant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from bookings.choices import Phase
+from bookings.domain.errors import DomainError
+from bookings.domain.inventory import epoch
+from projects.choices import EntryKind
+from projects.domain.pricing import rates_from_json
+from projects.models import LedgerEntry, Project, SUAllocation
+from scheduler import engine
+
+ZERO = Decimal("0.00")
+NOTHING_OWED = frozenset({Phase.OFFERED, Phase.REJECTED, Phase.EXPIRED, Phase.FAILED})
+BEFORE_PREPARATION = frozenset({Phase.OFFERED, Phase.ACCEPTED, Phase.WAITING})
+
+
+def lease_grants(lease, allocations=None) -> list[engine.Grant]:
+    """The lease's allocations as engine grants (priced with `lease.rates`)."""
+    if allocations is None:
+        allocations = lease.allocations.select_related("pool")
+    return [
+        engine.Grant(
+            component=a.component,
+            replica=a.replica,
+            pool=a.pool.slug,
+            amounts=a.amounts(nonzero=True),
+            start=epoch(a.start),
+            end=epoch(a.end),
+        )
+        for a in allocations
+    ]
+
+
+def used_cost(lease, grants: Iterable[engine.Grant], at: datetime) -> Decimal:
+    """What `grants` of `lease` cost up to `at`, but at least for their first
+    `BUDGET_MINIMUM_MINUTES` (never more than all of them)."""
+    grants = list(grants)
+    if not grants:
+        return ZERO
+    first = min(g.start for g in grants)
+    until = max(epoch(at), first + settings.BUDGET_MINIMUM_MINUTES * 60)
+    return engine.grants_cost(grants, rates_from_json(lease.rates), end=until)
+
+
+def extension_cost(lease, extension: engine.Offer) -> Decimal:
+    """What extending `lease` by `extension`'s grants costs at its frozen rates."""
+    return engine.grants_cost(extension.grants, rates_from_json(lease.rates))
+
+
+def lease_target(change, *, from_phase: str, now: datetime) -> Decimal | None:
+    """What `change` (already applied to its lease) makes the lease owe; None: unchanged.
+    A service that knows better (an extension, a release early) sets `charged_su` itself."""
+    lease = change.lease
+    if lease.project_id is None or "charged_su" in change.fields:
+        return None
+    if change.to is None:
+        return None
+    if change.to in NOTHING_OWED:
+        return ZERO
+    if change.to == Phase.ACCEPTED:
+        return lease.cost_su or ZERO
+    if change.to == Phase.CANCELLED:
+        if from_phase in BEFORE_PREPARATION:
+            return ZERO
+        return min(lease.charged_su, used_cost(lease, lease_grants(lease), now))
+    return None
+
+
+@dataclass(frozen=True)
+class Debit:
+    lease: object
+    su: Decimal  # what it owes more (positive) or less (negative)
+    message: str
+
+
+def ledger_entries(debits: list[Debit], *, now: datetime) -> tuple[list[LedgerEntry], list]:
+    """The entries for `debits`, with the projects they charge locked first (in id order),
+    and the (lease, message) budget warnings the charges cause; raises 409 before anything
+    is written when a project's allocations cannot pay."""
+    debits = [d for d in debits if d.su]
+    if not debits:
+        return [], []
+    charged = sorted({d.lease.project_id for d in debits if d.su > 0})
+    if charged:
+        _lock_projects(charged)
+    entries: list[LedgerEntry] = []
+    warnings = []
+    for debit in debits:
+        if debit.su > 0:
+            made, warning = _charge(debit, now)
+            entries += made
+            if warning:
+                warnings.append((debit.lease, warning))
+        else:
+            entries += _refund(debit, now)
+    return entries, warnings
+
+
+def _lock_projects(ids: list[int]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Project._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+            [ids],
+        )
+
+
+REMAINING = f"""
+    SELECT a.id, a.su, a.su - COALESCE(
+        (SELECT SUM(e.su) FROM {LedgerEntry._meta.db_table} e WHERE e.allocation_id = a.id), 0)
+    FROM {SUAllocation._meta.db_table} a
+    WHERE a.project_id = %(project)s AND (a.site_id IS NULL OR a.site_id = %(site)s)
+      AND a.valid_from <= %(start)s AND a.valid_to > %(start)s
+    ORDER BY a.site_id IS NULL, a.valid_to, a.id
+"""
+
+
+def allocations_left(
+    *, project_id: int, site_id: int, start: datetime
+) -> list[tuple[int, Decimal, Decimal]]:
+    """(allocation id, SU allocated, SU left) of the allocations a lease of `project_id` at
+    `site_id` starting at `start` draws from, in the order it draws."""
+    with connection.cursor() as cursor:
+        cursor.execute(REMAINING, {"project": project_id, "site": site_id, "start": start})
+        return [(id, Decimal(su), Decimal(left)) for id, su, left in cursor.fetchall()]
+
+
+def _charge(debit: Debit, now: datetime) -> tuple[list[LedgerEntry], str]:
+    lease = debit.lease
+    left = allocations_left(project_id=lease.project_id, site_id=lease.site_id, start=lease.start)
+    available = sum((max(ZERO, v) for _, _, v in left), ZERO)
+    if available < debit.su:
+        project = Project.objects.get(id=lease.project_id)
+        raise DomainError(
+            f"Project {project.slug!r} cannot pay for this: it needs {debit.su:,} SU and"
+            f" {available:,} are left in the allocations that apply.",
+            status=409,
+            code="over-budget",
+            extra={"project": project.slug, "needs_su": str(debit.su), "left_su": str(available)},
+        )
+    entries, due = [], debit.su
+    for allocation_id, _, value in left:
+        if due <= 0:
+            break
+        take = min(due, max(ZERO, value))
+        if take > 0:
+            entries.append(_entry(lease, allocation_id, EntryKind.CHARGE, take, debit, now))
+            due -= take
+    allocated = sum((su for _, su, _ in left), ZERO)
+    after = available - debit.su
+    warning = ""
+    if allocated and after * 100 < allocated * settings.BUDGET_WARNING_PERCENT:
+        warning = (
+            f"After this booking {after:,} SU of {allocated:,} are left in the allocations"
+            f" it draws from (under {settings.BUDGET_WARNING_PERCENT} %)."
+        )
+    return entries, warning
+
+
+def _refund(debit: Debit, now: datetime) -> list[LedgerEntry]:
+    lease = debit.lease
+    drawn: dict[int | None, Decimal] = {}
+    order: list[int | None] = []
+    for allocation_id, su in (
+        LedgerEntry.objects.filter(lease=lease)
+        .order_by("time", "id")
+        .values_list("allocation_id", "su")
+    ):
+        if allocation_id not in drawn:
+            order.append(allocation_id)
+        drawn[allocation_id] = drawn.get(allocation_id, ZERO) + su
+    entries, due = [], -debit.su
+    for allocation_id in reversed(order):
+        if due <= 0:
+            break
+        give = min(due, drawn[allocation_id])
+        if give > 0:
+            entries.append(_entry(lease, allocation_id, EntryKind.REFUND, -give, debit, now))
+            due -= give
+    return entries
+
+
+def _entry(lease, allocation_id, kind, su: Decimal, debit: Debit, now: datetime) -> LedgerEntry:
+    return LedgerEntry(
+        project_id=lease.project_id,
+        allocation_id=allocation_id,
+        lease=lease,
+        kind=kind,
+        su=su,
+        time=now,
+        message=debit.message[:300],
+    )
+
+
+def project_left(project_id: int) -> tuple[Decimal, Decimal]:
+    """(SU allocated in the allocations valid now or later, SU left in them)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT COALESCE(SUM(a.su), 0), COALESCE(SUM(a.su - COALESCE(
+                  (SELECT SUM(e.su) FROM {LedgerEntry._meta.db_table} e
+                   WHERE e.allocation_id = a.id), 0)), 0)
+                FROM {SUAllocation._meta.db_table} a
+                WHERE a.project_id = %s AND a.valid_to > %s""",
+            [project_id, now],
+        )
+        allocated, left = cursor.fetchone()
+    return Decimal(allocated), Decimal(left)
+
+
+def minimum_window() -> timedelta:
+    return timedelta(minutes=settings.BUDGET_MINIMUM_MINUTES)

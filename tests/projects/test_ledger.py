@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
 from bookings.choices import Phase
@@ -112,8 +113,6 @@ def test_a_rate_change_does_not_reprice_an_accepted_lease(project, user, priced)
 
 
 def _shift(lease, delta):
-    from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
-
     Lease.objects.filter(id=lease.id).update(
         start=lease.start + delta,
         end=lease.end + delta,

@@ -128,7 +128,8 @@ class LedgerEntry(models.Model):
 
 class Rate(models.Model):
     """A pool's price: SU per unit and hour of each dimension, times `peak_factor` during its
-    site's peak hours (local time; weekdays only unless `peak_weekends`)."""
+    site's peak hours (local time; weekdays only unless `peak_weekends`). A change prices
+    new offers; accepted leases keep the rates they were priced at."""
 
     pool = models.OneToOneField(Pool, on_delete=models.CASCADE, related_name="rate")
     cores = models.DecimalField("SU per core-hour", max_digits=10, decimal_places=4, default=0)

@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/", include("bookings.api.urls")),
     path("ivoa/", include("bookings.ivoa.urls")),
     path("", include("notices.web.urls")),
+    path("", include("projects.web.urls")),
     path("", include("bookings.web.urls")),
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("v1/", include("resources.api.urls")),
     path("v1/", include("notices.api.urls")),
+    path("v1/", include("projects.api.urls")),
     path("v1/offer-sets/", views.OfferSetCreate.as_view(), name="offer-set-create"),
     path("v1/offer-sets/<uuid:id>/", views.OfferSetDetail.as_view(), name="offer-set-detail"),
     path(

@@ -117,7 +117,7 @@ def ledger_entries(debits: list[Debit], *, now: datetime) -> tuple[list[LedgerEn
         return [], []
     charged = sorted({d.lease.project_id for d in debits if d.su > 0})
     if charged:
-        _lock_projects(charged)
+        lock_projects(charged)
     entries: list[LedgerEntry] = []
     warnings = []
     for debit in debits:
@@ -131,7 +131,8 @@ def ledger_entries(debits: list[Debit], *, now: datetime) -> tuple[list[LedgerEn
     return entries, warnings
 
 
-def _lock_projects(ids: list[int]) -> None:
+def lock_projects(ids: list[int]) -> None:
+    """Lock the projects `ids` (in id order): charges and allocation writes serialise here."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id FROM {Project._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",

@@ -68,7 +68,9 @@ def allocation(start: str, end: str, *, cores=26, memory_gib=43, pool="edi-worke
     }
 
 
-def lease_json(lease_id, *, phase, start, end, expires=None, allocations=None) -> dict:
+def lease_json(
+    lease_id, *, phase, start, end, expires=None, allocations=None, cost="0.00", charged="0.00"
+) -> dict:
     """A lease as lists and offer sets show it (times as HH:MM on DAY)."""
     start, end = f"{DAY}T{start}:00Z", f"{DAY}T{end}:00Z"
     return {
@@ -81,5 +83,6 @@ def lease_json(lease_id, *, phase, start, end, expires=None, allocations=None) -
         "expires": expires,
         "allocations": allocations if allocations is not None else [allocation(start, end)],
         "connectors": [],
+        "cost": {"su": cost, "charged_su": charged},  # no pool of these tests has a rate
         "url": f"/api/v1/leases/{lease_id}/",
     }

@@ -38,6 +38,7 @@ def test_lease_detail_has_events_and_a_weak_etag(api, capacity):
         **lease_json(first, phase="ACCEPTED", start="08:00", end="10:00"),
         "name": "crossmatch",
         "offer_set": offer_set,
+        "project": None,
         "version": 2,
         "events": [
             {

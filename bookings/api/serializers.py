@@ -295,7 +295,7 @@ class LeaseSerializer(ByHand, serializers.ModelSerializer):
     def get_cost(self, lease) -> dict | None:
         if lease.cost_su is None:
             return None
-        return {"su": str(lease.cost_su), "charged_su": str(lease.charged_su)}
+        return {"su": f"{lease.cost_su:.2f}", "charged_su": f"{lease.charged_su:.2f}"}
 
 
 class LeaseDetailSerializer(LeaseSerializer):

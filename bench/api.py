@@ -190,6 +190,8 @@ def reset() -> dict:
     client = get_user_model().objects.get(username="bench")
     mine = "SELECT id FROM bookings_lease WHERE owner_id = %s"
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM projects_ledgerentry WHERE lease_id IN ({mine})", [client.pk])
+        cursor.execute(f"DELETE FROM notices_notice WHERE lease_id IN ({mine})", [client.pk])
         cursor.execute(f"DELETE FROM bookings_leaseevent WHERE lease_id IN ({mine})", [client.pk])
         cursor.execute(f"DELETE FROM bookings_allocation WHERE lease_id IN ({mine})", [client.pk])
         cursor.execute("DELETE FROM bookings_lease WHERE owner_id = %s", [client.pk])
@@ -324,6 +326,114 @@ def in_process_breakdown(rng: random.Random, now: datetime, count: int) -> dict:
     }
 
 
+def measure(key: str, rng: random.Random, now: datetime, args) -> dict:
+    """One pass of the HTTP phases: sequential offer sets, concurrent ones, then accepts."""
+    client = Client(key)
+    for request in requests_for(rng, now, 20):  # warm both workers' caches and imports
+        client.post("/api/v1/offer-sets/", request)
+    offers, latencies, yes = [], [], 0
+    for request in requests_for(rng, now, args.requests):
+        status, body, elapsed = client.post("/api/v1/offer-sets/", request)
+        assert status == 201, (status, body)
+        latencies.append(elapsed * 1000)
+        yes += body["result"] == "YES"
+        offers += [o["id"] for o in body["offers"][:1]]
+
+    work = [
+        [json.dumps(r).encode() for r in requests_for(rng, now, args.per_client)]
+        for _ in range(CLIENTS)
+    ]
+    answers, wall = concurrently(
+        key, work, lambda c, request: c.post("/api/v1/offer-sets/", request, raw=True)
+    )
+    answers = [(status, json.loads(data), elapsed) for status, data, elapsed in answers]
+    assert all(status == 201 for status, _, _ in answers)
+    concurrent_ms = [elapsed * 1000 for _, _, elapsed in answers]
+    offers += [body["offers"][0]["id"] for _, body, _ in answers if body["offers"]]
+
+    chunks = [offers[i::CLIENTS] for i in range(CLIENTS)]
+    accepted, accept_wall = concurrently(
+        key, chunks, lambda c, lease: c.post(f"/api/v1/leases/{lease}/accept", raw=True)
+    )
+    return {
+        "latencies": latencies,
+        "yes": yes,
+        "answers": answers,
+        "offer_sets_per_s": len(answers) / wall,
+        "concurrent_ms": concurrent_ms,
+        "accepted": accepted,
+        "accept_statuses": [status for status, _, _ in accepted],
+        "accepts_per_s": len(accepted) / accept_wall,
+    }
+
+
+def fair_share_switch(on: bool) -> None:
+    """Budgets and policy on: every pool priced (peak hours included), the client's default
+    project with an allocation no run exhausts, and policy rows that every offer set must
+    evaluate (a user's concurrent leases and booked hours, the project's share of each pool)
+    set loose enough not to change the answers. Off: none of it."""
+    from datetime import time as clock
+
+    from django.contrib.auth import get_user_model
+
+    from projects.models import Membership, PolicyLimit, Project, Rate, SUAllocation
+    from resources.models import Pool
+
+    Rate.objects.all().delete()
+    PolicyLimit.objects.all().delete()
+    Membership.objects.all().delete()
+    if not on:
+        return
+    pools = list(Pool.objects.all())
+    Rate.objects.bulk_create(
+        Rate(
+            pool=p,
+            cores=1,
+            memory_gib="0.1",
+            peak_factor="1.5",
+            peak_start=clock(9),
+            peak_end=clock(17),
+        )
+        for p in pools
+    )
+    project, _ = Project.objects.get_or_create(slug="bench", defaults={"name": "Benchmark"})
+    if not project.allocations.exists():
+        SUAllocation.objects.create(
+            project=project,
+            su=10**11,
+            valid_from=datetime.now(UTC) - timedelta(days=1),
+            valid_to=datetime.now(UTC) + timedelta(days=400),
+        )
+    client = get_user_model().objects.get(username="bench")
+    Membership.objects.create(project=project, user=client, default=True)
+    PolicyLimit.objects.create(
+        max_concurrent_leases=1_000_000, max_future_hours=100_000_000, max_pool_share=99
+    )
+
+
+def fair_share_summary(phases: dict) -> dict:
+    """Per measure: the median over the passes of each setting, and on / off."""
+
+    def median(on: bool, name: str) -> float:
+        if name == "offer_set_p50_ms":
+            return statistics.median(percentile(p["latencies"], 0.5) for p in phases[on])
+        return statistics.median(p[name] for p in phases[on])
+
+    summary = {}
+    for name in ("offer_sets_per_s", "accepts_per_s", "offer_set_p50_ms"):
+        off, on = median(False, name), median(True, name)
+        summary[name] = {
+            "off": round(off, 1),
+            "on": round(on, 1),
+            "ratio": round(on / off, 3),
+            "passes": {
+                "off": [round(p.get(name, 0), 1) for p in phases[False]],
+                "on": [round(p.get(name, 0), 1) for p in phases[True]],
+            },
+        }
+    return summary
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="sequential offer sets")
@@ -334,6 +444,12 @@ def main() -> int:
         action="store_true",
         help="for iterating only: keep the database an earlier run seeded (its leases are placed"
         " relative to that run's start) and delete only what that run booked",
+    )
+    parser.add_argument(
+        "--fair-share",
+        action="store_true",
+        help="measure with budgets and policy off and on (alternating, twice each) and"
+        " compare offer sets/s and accepts/s",
     )
     args = parser.parse_args()
 
@@ -359,41 +475,30 @@ def main() -> int:
     command += ["-b", f"127.0.0.1:{PORT}", "--log-level", "error"]
     server = subprocess.Popen(command, cwd=ROOT, env=env)
     rng = random.Random(SEED)
+    phases = {}
     try:
         wait_for_server(key)
-        client = Client(key)
-        for request in requests_for(rng, now, 20):  # warm both workers' caches and imports
-            client.post("/api/v1/offer-sets/", request)
-        offers, latencies, yes = [], [], 0
-        for request in requests_for(rng, now, args.requests):
-            status, body, elapsed = client.post("/api/v1/offer-sets/", request)
-            assert status == 201, (status, body)
-            latencies.append(elapsed * 1000)
-            yes += body["result"] == "YES"
-            offers += [o["id"] for o in body["offers"][:1]]
-
-        work = [
-            [json.dumps(r).encode() for r in requests_for(rng, now, args.per_client)]
-            for _ in range(CLIENTS)
-        ]
-        answers, wall = concurrently(
-            key, work, lambda c, request: c.post("/api/v1/offer-sets/", request, raw=True)
-        )
-        answers = [(status, json.loads(data), elapsed) for status, data, elapsed in answers]
-        assert all(status == 201 for status, _, _ in answers)
-        offer_sets_per_s = len(answers) / wall
-        concurrent_ms = [elapsed * 1000 for _, _, elapsed in answers]
-        offers += [body["offers"][0]["id"] for _, body, _ in answers if body["offers"]]
-
-        chunks = [offers[i::CLIENTS] for i in range(CLIENTS)]
-        accepted, accept_wall = concurrently(
-            key, chunks, lambda c, lease: c.post(f"/api/v1/leases/{lease}/accept", raw=True)
-        )
-        accept_statuses = [status for status, _, _ in accepted]
-        accepts_per_s = len(accepted) / accept_wall
+        if args.fair_share:
+            # Off and on twice, alternating, each from the same bookings (reset): the machine's
+            # noise falls on both alike. The ratio is of the medians of each setting.
+            for n, on in enumerate((False, True, False, True)):
+                fair_share_switch(on)
+                key = reset()["key"]
+                print(f"phase {n + 1}/4: fair share {'on' if on else 'off'} …", flush=True)
+                phases.setdefault(on, []).append(measure(key, random.Random(SEED), now, args))
+        else:
+            phases[False] = [measure(key, rng, now, args)]
     finally:
         server.terminate()
         server.wait(timeout=30)
+    run = phases[False][-1]
+    latencies, yes, answers = run["latencies"], run["yes"], run["answers"]
+    offer_sets_per_s, concurrent_ms = run["offer_sets_per_s"], run["concurrent_ms"]
+    accepted, accept_statuses, accepts_per_s = (
+        run["accepted"],
+        run["accept_statuses"],
+        run["accepts_per_s"],
+    )
 
     from bookings.domain.planning.capacity import pools_over_capacity
 
@@ -429,8 +534,11 @@ def main() -> int:
         "in_process": breakdown,
         "targets": TARGETS,
     }
+    if args.fair_share:
+        result["fair_share"] = fair_share_summary(phases)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    out = RESULTS.with_name("api-fair-share.json") if args.fair_share else RESULTS
+    out.write_text(json.dumps(result, indent=2) + "\n")
 
     latency = result["offer_set_latency_ms"]
     rows = [
@@ -447,7 +555,14 @@ def main() -> int:
     print(f"\n{'measure':<{width}}  {'measured':>10}  target")
     for name, value, target in rows:
         print(f"{name:<{width}}  {value:>10}  {target}")
-    print(f"\ngunicorn: 2 workers x {args.threads} thread(s); wrote {RESULTS.relative_to(ROOT)}")
+    if args.fair_share:
+        summary = result["fair_share"]
+        print(f"\n{'budgets and policy':<24}  {'off':>9}  {'on':>9}  on/off  target")
+        for name in ("offer_sets_per_s", "accepts_per_s", "offer_set_p50_ms"):
+            row = summary[name]
+            target = ">= 0.90" if name.endswith("per_s") else ""
+            print(f"{name:<24}  {row['off']:>9}  {row['on']:>9}  {row['ratio']:>6}  {target}")
+    print(f"\ngunicorn: 2 workers x {args.threads} thread(s); wrote {out.relative_to(ROOT)}")
     return 1 if violations else 0
 
 

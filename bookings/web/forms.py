@@ -18,6 +18,7 @@ from bookings.domain import policy
 from bookings.domain.errors import DomainError
 from bookings.domain.isotime import from_iso, iso
 from bookings.web.instants import showable, shown
+from projects.models import Project
 from resources.choices import DIMENSIONS_BY_KIND, PoolKind
 from resources.models import Dataset, Site
 
@@ -130,6 +131,22 @@ class BookingForm(forms.Form):
     name = forms.CharField(
         label="Name (optional)", max_length=policy.MAX_NAME_LENGTH, required=False
     )
+    project = forms.ModelChoiceField(
+        label="Project to charge",
+        queryset=Project.objects.none(),
+        to_field_name="slug",
+        required=False,
+        empty_label="my default project",
+        help_text="Priced pools charge a project's allocation; the price is on every offer.",
+    )
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if user is not None:
+            self.fields["project"].queryset = Project.objects.filter(
+                memberships__user=user
+            ).order_by("slug")
+
     datasets = forms.ModelMultipleChoiceField(
         label="Datasets to read",
         queryset=Dataset.objects.all(),
@@ -274,6 +291,8 @@ def request_data(form: BookingForm, formset: BaseComponentFormSet, *, now: datet
         "duration": low if high == low else {"min": low, "max": high},
         "max_offers": data["max_offers"],
     }
+    if data.get("project"):
+        request["project"] = data["project"].slug
     before, after = data.get("flex_before_hours"), data.get("flex_after_hours")
     if before or after:
         request["flex"] = {"before": _seconds(before or 0), "after": _seconds(after or 0)}
@@ -312,6 +331,7 @@ def booking_initial(normalised: dict, *, now: datetime) -> tuple[dict, list[dict
         "duration_hours": _hours(duration["min"]),
         "duration_max_hours": _hours(duration["max"]) if longer else None,
         "max_offers": normalised["max_offers"],
+        "project": normalised.get("project"),
         "flex_before_hours": _flex_hours(normalised, "before"),
         "flex_after_hours": _flex_hours(normalised, "after"),
         # A window that has begun starts "now" again, and its default length needs no value.
@@ -341,6 +361,7 @@ _REQUEST_FIELDS = {
     "max_offers": "max_offers",
     "flex.before": "flex_before_hours",
     "flex.after": "flex_after_hours",
+    "project": "project",
 }
 
 

@@ -92,7 +92,7 @@ def book(request):
     now = timezone.now()
     templates = Template.objects.all()
     if request.method == "POST":
-        form = forms.BookingForm(request.POST)
+        form = forms.BookingForm(request.POST, user=request.user)
         formset = forms.ComponentFormSet(request.POST, prefix="components")
         if form.is_valid() and formset.is_valid():
             data = forms.request_data(form, formset, now=now)
@@ -115,7 +115,7 @@ def book(request):
             messages.error(request, f"The template “{template.name}” is not valid: {error}")
         else:
             initial, rows = forms.booking_initial(normalised, now=now)
-    form = forms.BookingForm(initial=initial)
+    form = forms.BookingForm(initial=initial, user=request.user)
     formset = forms.ComponentFormSet(initial=rows, prefix="components")
     return _book(request, form, formset, templates, template=template)
 
@@ -163,7 +163,7 @@ def offer_set_detail(request, offer_set_id):
             }
             for s in offer_set.suggestions
         ],
-        "form": forms.BookingForm(initial=initial),
+        "form": forms.BookingForm(initial=initial, user=request.user),
         "formset": forms.ComponentFormSet(initial=rows, prefix="components"),
     }
     return render(request, "web/offer_set.html", context)

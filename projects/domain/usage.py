@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
@@ -74,6 +74,10 @@ def _leases(project: Project) -> list[_Lease]:
     ]
 
 
+def _instant(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def _allocated(allocations, at: datetime) -> Decimal:
     return sum((a.su for a in allocations if a.valid_from <= at), ZERO)
 
@@ -92,14 +96,21 @@ def project_usage(project: Project, *, now: datetime | None = None, points: int 
     allocations = list(project.allocations.select_related("site"))
     leases = _leases(project)
     here = point(leases, allocations, now)
-    starts = [a.valid_from for a in allocations] + [t for x in leases for t, _ in x.entries]
-    ends = [now] + [x.lease.end for x in leases]
-    first = min(starts, default=now - timedelta(days=1))
-    last = max(ends)
-    if last <= first:
-        last = first + timedelta(days=1)
+    # From a day before the first charge (or now) to a day after the last booked end; the
+    # instants where a band changes slope (charges, grants beginning and ending) are points.
+    charges = [t for x in leases for t, _ in x.entries]
+    first = min([*charges, now]) - timedelta(days=1)
+    last = max([now, *(x.lease.end for x in leases)]) + timedelta(days=1)
     step = (last - first) / (points - 1)
-    series = sorted({first + step * i for i in range(points)} | {now})
+    series = {first + step * i for i in range(points)} | {now} | set(charges)
+    series |= {
+        instant
+        for x in leases
+        for g in x.grants
+        for instant in (_instant(g.start), _instant(g.end))
+        if first <= _instant(g.start) <= last or first <= _instant(g.end) <= last
+    }
+    series = sorted(t for t in series if first <= t <= last)
     spent = dict(
         LedgerEntry.objects.filter(allocation__project=project)
         .values_list("allocation_id")

@@ -41,8 +41,9 @@ def budget_chart(series, *, now, zone) -> dict | None:
     for i in range(5):
         t = t0 + (t1 - t0) * i / 4
         local = t.astimezone(zone)
-        label = local.strftime("%-d %b") if span > 3 * 86400 else local.strftime("%-d %b %H:%M")
-        ticks.append({"x": x(t), "label": label})
+        label = local.strftime("%-d %b") if span > 8 * 86400 else local.strftime("%-d %b %H:%M")
+        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
+        ticks.append({"x": x(t), "label": label, "anchor": anchor})
     levels = [{"y": y(top * i / 4), "label": f"{(top * i / 4):,.0f}"} for i in range(5)]
     return {
         "width": WIDTH,

@@ -43,6 +43,7 @@ def project_detail(request, slug):
         "usage": usage,
         "project": project,
         "members": project.memberships.select_related("user").order_by("role", "user__username"),
+        "remaining": usage["now"].left + usage["now"].committed,
         "chart": budget_chart(usage["series"], now=now, zone=timezone.get_current_timezone()),
     }
     return render(request, "projects/project.html", context)

@@ -1,5 +1,6 @@
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -7,7 +8,11 @@ from django.db import transaction
 
 from bookings.domain.errors import DomainError
 from bookings.models import Lease
+from projects.choices import Role
+from projects.domain.allocations import allocation_save
+from projects.models import Membership, Project, Rate, SUAllocation
 from resources.domain.capacity_file import capacity_file_load
+from resources.models import Pool
 
 DEMO_USERS = [("admin", "admin", True), ("astro", "astro", False)]
 _LEASE_NAMESPACE = uuid.UUID("6f1c1d0e-8d8a-4a53-9d0a-2f4f0d1c9e11")
@@ -208,6 +213,46 @@ def demo_capacity(day: datetime) -> dict:
     }
 
 
+# SU per unit-hour: cores everywhere, GPUs dear (and dearer in Cambridge's working day).
+DEMO_RATES = {
+    "edi-head": {"cores": "1", "memory_gib": "0.02"},
+    "edi-workers-1": {"cores": "1", "memory_gib": "0.02"},
+    "edi-workers-2": {"cores": "1", "memory_gib": "0.02"},
+    "edi-workers-3": {"cores": "1", "memory_gib": "0.02"},
+    "edi-scratch": {"size_gib": "0.0005"},
+    "cam-gpu": {"cores": "1", "memory_gib": "0.02", "gpus": "20", "peak_factor": "1.5"},
+}
+
+
+def demo_fair_share(day: datetime) -> None:
+    """Project gaia-dmp (astro its PI, 25,000 SU for a year) and the demo pools' rates;
+    an allocation or rate already there is left as it is."""
+    astro = get_user_model().objects.get(username="astro")
+    project, _ = Project.objects.get_or_create(
+        slug="gaia-dmp",
+        defaults={"name": "Gaia DMP", "description": "Gaia DR3 analyses on the Edinburgh cloud."},
+    )
+    Membership.objects.get_or_create(
+        project=project, user=astro, defaults={"role": Role.PI, "default": True}
+    )
+    if not project.allocations.exists():
+        allocation_save(
+            SUAllocation(
+                project=project,
+                su=Decimal(25_000),
+                valid_from=day - timedelta(days=30),
+                valid_to=day + timedelta(days=335),
+                note="demo allocation",
+            )
+        )
+    for slug, values in DEMO_RATES.items():
+        pool = Pool.objects.filter(slug=slug).first()
+        if pool is None or Rate.objects.filter(pool=pool).exists():
+            continue
+        peak = {"peak_start": time(9), "peak_end": time(17)} if "peak_factor" in values else {}
+        Rate.objects.create(pool=pool, **values, **peak)
+
+
 class Command(BaseCommand):
     help = "Create (or update) the demo site, pools, dataset, templates, users and leases."
 
@@ -236,5 +281,6 @@ class Command(BaseCommand):
                 capacity_file_load(data=data)
             except DomainError as exc:
                 raise CommandError(f"seed_demo: {exc}") from exc
+            demo_fair_share(day)
         self.stdout.write(self.style.SUCCESS("Demo data ready: sites edi and cam."))
         self.stdout.write("Demo logins: admin / admin (operator), astro / astro (astronomer)")

@@ -73,7 +73,9 @@ def _project(user, slug):
 class ProjectList(ProblemAPIView):
     """The projects the caller belongs to (staff: every one), with what is left."""
 
-    @extend_schema(responses={200: ProjectListSchema, **problems(401)})
+    @extend_schema(
+        operation_id="v1_projects_list", responses={200: ProjectListSchema, **problems(401)}
+    )
     def get(self, request):
         mine = {m.project_id: m for m in Membership.objects.filter(user=request.user)}
         projects = projects_of(request.user).distinct().order_by("slug")

@@ -19,14 +19,15 @@ def offer_set(api, name: str, **changes) -> dict:
     return response.json()
 
 
-def test_an_offer_set_is_seven_round_trips(api, capacity, django_assert_num_queries):
+def test_an_offer_set_is_eight_round_trips(api, capacity, django_assert_num_queries):
     offer_set(api, "warm-up")  # another job: the same one asked again would supersede it
     # 1 the token (with its user); 2 the load cache's refresh, with the pools stamp;
-    # 3 the caller's held offers (the holds cap, the same job asked again); 4 BEGIN;
-    # 5 lock the pools, stamp and load them again (the guard); 6 insert the offer set, its
-    # leases, allocations and events; 7 COMMIT.
+    # 3 the caller's memberships (the project it charges; rates and policy rows are cached
+    # with the pools); 4 the caller's held offers (the holds cap, the same job asked again);
+    # 5 BEGIN; 6 lock the pools, stamp and load them again (the guard); 7 insert the offer
+    # set, its leases, allocations and events; 8 COMMIT.
     for name in ("crossmatch", "another"):
-        with django_assert_num_queries(7) as captured:
+        with django_assert_num_queries(8) as captured:
             body = offer_set(api, name)
         assert [q["sql"] for q in captured.captured_queries if q["sql"] in ("BEGIN", "COMMIT")] == [
             "BEGIN",

@@ -254,11 +254,13 @@ def plan(
     snapshot: PlanningSnapshot | None = None,
     owner=None,
     project=None,
+    credit=None,
 ) -> tuple[engine.Answer, dict]:
     """Run the engine on the current load (no locks held), from `snapshot` if one was just
     taken; for `owner` (charging `project`), with the fair-share limits and budget in force
-    (projects.domain.policy) as the engine's constraints. Also the pool rates the offers
-    were priced at (slug → engine.Rate)."""
+    (projects.domain.policy) as the engine's constraints; `credit`: SU the accept will also
+    give back (the charge of the displaced lease a fresh offer replaces). Also the pool
+    rates the offers were priced at (slug → engine.Rate)."""
     request = engine_request(normalised)
     kinds = _kinds(normalised)
     snapshot = snapshot or planning_snapshot()
@@ -281,7 +283,11 @@ def plan(
                 snapshot=snapshot,
             ),
             budget=request_budget(
-                project=project, pools=pools, normalised=normalised, snapshot=snapshot
+                project=project,
+                pools=pools,
+                normalised=normalised,
+                snapshot=snapshot,
+                credit=credit,
             ),
         )
     lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
@@ -348,6 +354,9 @@ def offer_set_create(
             snapshot=None if fresh else snapshot,
             owner=owner,
             project=project,
+            credit=replaces.charged_su
+            if replaces and replaces.project_id == (project.id if project else None)
+            else None,
         )
         with transaction.atomic():
             pools, kept = lock_offers(list(answer.offers))

@@ -120,14 +120,20 @@ def ledger_entries(debits: list[Debit], *, now: datetime) -> tuple[list[LedgerEn
         lock_projects(charged)
     entries: list[LedgerEntry] = []
     warnings = []
+    # Refunds first: a fresh offer accepted for a displaced lease may spend what the lease
+    # it replaces gives back in the same write.
+    for debit in debits:
+        if debit.su < 0:
+            entries += _refund(debit, now)
+    given = {}
+    for entry in entries:
+        given[entry.allocation_id] = given.get(entry.allocation_id, ZERO) - entry.su
     for debit in debits:
         if debit.su > 0:
-            made, warning = _charge(debit, now)
+            made, warning = _charge(debit, now, given)
             entries += made
             if warning:
                 warnings.append((debit.lease, warning))
-        else:
-            entries += _refund(debit, now)
     return entries, warnings
 
 
@@ -160,9 +166,16 @@ def allocations_left(
         return [(id, Decimal(su), Decimal(left)) for id, su, left in cursor.fetchall()]
 
 
-def _charge(debit: Debit, now: datetime) -> tuple[list[LedgerEntry], str]:
+def _charge(debit: Debit, now: datetime, given: dict) -> tuple[list[LedgerEntry], str]:
+    """The entries of a charge; `given`: what refunds in the same write give back to each
+    allocation (not yet in the table), spent here first-come."""
     lease = debit.lease
-    left = allocations_left(project_id=lease.project_id, site_id=lease.site_id, start=lease.start)
+    left = [
+        (id, su, value + given.get(id, ZERO))
+        for id, su, value in allocations_left(
+            project_id=lease.project_id, site_id=lease.site_id, start=lease.start
+        )
+    ]
     available = sum((max(ZERO, v) for _, _, v in left), ZERO)
     if available < debit.su:
         project = Project.objects.get(id=lease.project_id)
@@ -180,6 +193,7 @@ def _charge(debit: Debit, now: datetime) -> tuple[list[LedgerEntry], str]:
         take = min(due, max(ZERO, value))
         if take > 0:
             entries.append(_entry(lease, allocation_id, EntryKind.CHARGE, take, debit, now))
+            given[allocation_id] = given.get(allocation_id, ZERO) - take
             due -= take
     allocated = sum((su for _, su, _ in left), ZERO)
     after = available - debit.su

@@ -309,7 +309,9 @@ def duration_limit(lease) -> int:
     return limits_for(rows, site_id=lease.site_id, project_id=lease.project_id).max_duration
 
 
-def request_budget(*, project, pools, normalised: dict, snapshot=None) -> engine.Budget:
+def request_budget(
+    *, project, pools, normalised: dict, snapshot=None, credit=None
+) -> engine.Budget:
     """What a request may cost: the SU left, per site, in the allocations of `project` that
     apply to a lease starting in its window (none without a project), at the pools' rates."""
     rates = pool_rates((p.slug for p in pools), snapshot=snapshot)
@@ -325,6 +327,6 @@ def request_budget(*, project, pools, normalised: dict, snapshot=None) -> engine
     left: dict[str | None, object] = {}
     for site, su, spent in rows:
         left[site] = left.get(site, ZERO) + max(ZERO, su - spent)
-    everywhere = left.pop(None, ZERO)
+    everywhere = left.pop(None, ZERO) + (credit or ZERO)
     by_site = {p.site.slug: everywhere + left.get(p.site.slug, ZERO) for p in pools}
     return engine.Budget(remaining=everywhere, rates=rates, by_site=by_site)

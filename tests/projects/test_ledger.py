@@ -5,11 +5,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
-from bookings.choices import Phase
+from bookings.choices import ActorKind, Phase
 from bookings.domain.errors import DomainError
+from bookings.domain.lease_writes import LeaseChange, leases_write
 from bookings.domain.leases import (
     lease_accept,
     lease_cancel,
@@ -121,3 +123,22 @@ def _shift(lease, delta):
     for a in lease.allocations.all():
         a.period = DateTimeTZRange(a.start + delta, a.end + delta, "[)")
         a.save(update_fields=["period"])
+
+
+def test_a_fresh_offer_for_a_displaced_lease_may_spend_what_that_lease_gives_back(project, user):
+    old = booked(user, cores=20, hours=4)  # about 80 of the 100 SU
+    with transaction.atomic():
+        locked = Lease.objects.select_for_update().get(id=old.id)
+        leases_write(
+            [LeaseChange(locked, message="displaced (test)", fields={"displaced": True})],
+            actor_kind=ActorKind.SYSTEM,
+        )
+    fresh = offer_set_create(
+        owner=user, data=job(cores=20, hours=4, start_in=timedelta(hours=3)), replaces=old
+    )
+    lease = fresh.leases.get()
+    assert lease.project == project and lease.cost_su > left(project)  # only with the refund
+    lease_accept(lease_id=lease.id, user=user)
+    old.refresh_from_db()
+    assert old.phase == Phase.CANCELLED and old.charged_su == 0
+    assert left(project) == su(100 - lease.cost_su)

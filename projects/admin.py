@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from projects.domain.allocations import allocation_check, allocation_save
 from projects.domain.ledger import project_left
+from projects.domain.policy import FIELDS
 from projects.domain.usage import usage_report_csv
 from projects.models import LedgerEntry, Membership, PolicyLimit, Project, Rate, SUAllocation
 
@@ -119,17 +120,7 @@ class RateAdmin(admin.ModelAdmin):
 
 @admin.register(PolicyLimit)
 class PolicyLimitAdmin(admin.ModelAdmin):
-    list_display = [
-        "__str__",
-        "max_concurrent_leases",
-        "max_future_hours",
-        "max_lead",
-        "max_duration",
-        "max_extension",
-        "max_pool_share",
-        "quiet_start",
-        "quiet_end",
-    ]
+    list_display = ["__str__", *FIELDS, "quiet_start", "quiet_end"]
     list_filter = ["site", "project"]
 
 

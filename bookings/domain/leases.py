@@ -6,6 +6,7 @@ same rules the services apply. Writes that consume capacity (accepting a lapsed
 hold, extending) re-check it under the pool locks.
 """
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from bookings.domain.sql import leases as sql
 from bookings.models import Lease
 from projects.domain import ledger
 from projects.domain.policy import duration_limit, extension_limit
+from projects.domain.pricing import rates_from_json
 from scheduler import engine
 
 # Who may do what, by phase (see `lease_actions`).
@@ -400,18 +402,17 @@ def _check_extension_limit(lease: Lease, end: datetime) -> None:
 
 
 def _extension_charge(lease: Lease, end: datetime, old_end: datetime) -> dict:
-    """What the lease's price and charge become when its end moves from `old_end` to `end`
-    (at the rates it was priced at): an extension adds its cost (the ledger checks the
-    project can pay), a shortening takes off the cost of the cut part."""
-    if end > old_end:
-        delta = ledger.extension_cost(lease, _extension(lease, end))
-    else:
-        grants = ledger.lease_grants(lease)
-        delta = -engine.grants_cost(grants, ledger.rates_from_json(lease.rates), start=epoch(end))
-    return {
-        "cost_su": (lease.cost_su or ledger.ZERO) + delta,
-        "charged_su": max(ledger.ZERO, lease.charged_su + delta),
-    }
+    """What the lease's price and charge become when its end moves from `old_end` to `end`:
+    the price of its grants with the new end, at the rates it was priced at, rounded once
+    (the ledger checks the project can pay the difference)."""
+    new_end, old = epoch(end), epoch(old_end)
+    grants = [
+        replace(g, end=new_end) if g.end == old or g.end > new_end else g
+        for g in ledger.lease_grants(lease)
+    ]
+    price = engine.grants_cost(grants, rates_from_json(lease.rates))
+    delta = price - (lease.cost_su or ledger.ZERO)
+    return {"cost_su": price, "charged_su": max(ledger.ZERO, lease.charged_su + delta)}
 
 
 def lease_latest_end(*, lease: Lease, now: datetime) -> datetime:

@@ -77,11 +77,6 @@ def used_cost(lease, grants: Iterable[engine.Grant], at: datetime) -> Decimal:
     return engine.grants_cost(grants, rates_from_json(lease.rates), end=until)
 
 
-def extension_cost(lease, extension: engine.Offer) -> Decimal:
-    """What extending `lease` by `extension`'s grants costs at its frozen rates."""
-    return engine.grants_cost(extension.grants, rates_from_json(lease.rates))
-
-
 def lease_target(change, *, from_phase: str, now: datetime) -> Decimal | None:
     """What `change` (already applied to its lease) makes the lease owe; None: unchanged.
     A service that knows better (an extension, a release early) sets `charged_su` itself."""

@@ -4,10 +4,12 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.db.models import Sum
 from django.utils import timezone
 
 from bookings.domain.isotime import iso
+from bookings.models import Lease
 from projects.models import LedgerEntry, SUAllocation
 
 
@@ -46,3 +48,17 @@ def left(project) -> Decimal:
     allocated = SUAllocation.objects.filter(project=project).aggregate(s=Sum("su"))["s"]
     spent = LedgerEntry.objects.filter(project=project).aggregate(s=Sum("su"))["s"] or 0
     return su(allocated - spent)
+
+
+def shifted(lease, delta: timedelta, **fields) -> None:
+    """Move a lease and its allocations by `delta` (setting `fields` too), as if booked
+    earlier: the tests' way to have a lease that has started."""
+    Lease.objects.filter(id=lease.id).update(
+        start=lease.start + delta,
+        end=lease.end + delta,
+        preparation_start=lease.preparation_start + delta,
+        **fields,
+    )
+    for a in lease.allocations.all():
+        a.period = DateTimeTZRange(a.start + delta, a.end + delta, "[)")
+        a.save(update_fields=["period"])

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django.db.backends.postgresql.psycopg_any import DateTimeTZRange
 from django.utils import timezone
 
 from bookings.choices import ActorKind, Phase
@@ -22,7 +21,7 @@ from bookings.domain.leases import (
 from bookings.domain.offer_sets import offer_set_create
 from bookings.models import Lease
 from projects.models import LedgerEntry, Rate
-from tests.projects.support import core_hours, job, left, su
+from tests.projects.support import core_hours, job, left, shifted, su
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -73,7 +72,7 @@ def test_release_early_refunds_the_unused_part_but_keeps_the_minimum(project, us
     lease = Lease.objects.get(id=lease.id)
     # started 10 minutes ago: the first hour is still owed
     shift = lease.preparation_start - (timezone.now() - timedelta(minutes=10))
-    _shift(lease, -shift)
+    shifted(lease, -shift)
     lease_release_early(lease_id=lease.id, user=user)
     lease.refresh_from_db()
     assert lease.charged_su == su(6 * 1)  # 6 cores for the minimum hour
@@ -112,17 +111,6 @@ def test_a_rate_change_does_not_reprice_an_accepted_lease(project, user, priced)
     assert lease.charged_su == su(core_hours(lease))  # still 1 SU per core-hour
     offers = offer_set_create(owner=user, data=job(cores=2, hours=2))
     assert offers.leases.get().cost_su == core_hours(offers.leases.get(), per_core_hour=5)
-
-
-def _shift(lease, delta):
-    Lease.objects.filter(id=lease.id).update(
-        start=lease.start + delta,
-        end=lease.end + delta,
-        preparation_start=lease.preparation_start + delta,
-    )
-    for a in lease.allocations.all():
-        a.period = DateTimeTZRange(a.start + delta, a.end + delta, "[)")
-        a.save(update_fields=["period"])
 
 
 def test_a_fresh_offer_for_a_displaced_lease_may_spend_what_that_lease_gives_back(project, user):

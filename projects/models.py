@@ -72,6 +72,9 @@ class SUAllocation(models.Model):
         Site, on_delete=models.PROTECT, null=True, blank=True, help_text="Empty: every site."
     )
     note = models.CharField(max_length=200, blank=True)
+    # The sum of the ledger entries drawn from it, kept by projects.domain.ledger in the
+    # statement that writes them: a charge reads it from the row it locks.
+    spent_su = models.DecimalField("SU drawn", default=0, editable=False, **SU)
 
     class Meta:
         verbose_name = "allocation"

@@ -269,8 +269,14 @@ def plan(
     now = timezone.now()
     # Preparation cannot begin in the past: a "now" request starts after its setup time.
     policy = engine.Policy(step=settings.ENGINE_STEP_SECONDS, not_before=epoch(now))
-    if owner is not None:
-        policy = replace(
+    lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
+    start = instant(request.start_earliest - lead)
+
+    def fair(horizon: int) -> engine.Policy:
+        """The policy with the fair-share limits and budget for what the engine looks at."""
+        if owner is None:
+            return policy
+        return replace(
             policy,
             limits=request_limits(
                 owner=owner,
@@ -279,7 +285,8 @@ def plan(
                 epools=epools,
                 normalised=normalised,
                 now=now,
-                horizon=policy.horizon_after_window,
+                start=start,
+                horizon=horizon,
                 snapshot=snapshot,
             ),
             budget=request_budget(
@@ -290,21 +297,23 @@ def plan(
                 credit=credit,
             ),
         )
-    lead = max([p.setup_seconds for p in epools] + [0]) + _staging_bound(datasets)
-    start = instant(request.start_earliest - lead)
+
     end = instant(request.start_latest + request.duration.max)
     load = planning_load(pools=pools, start=start, end=end, snapshot=snapshot)
+    limited = fair(0)
     answer = engine.find_offers(
-        pools=epools, load=load, request=request, datasets=datasets, policy=policy
+        pools=epools, load=load, request=request, datasets=datasets, policy=limited
     )
     if answer.result == engine.NO:
-        # The suggestions look past the window: give the engine the load they need.
+        # The suggestions look past the window: give the engine the load (and the limits)
+        # they need.
         later = end + timedelta(seconds=policy.horizon_after_window)
         load = planning_load(pools=pools, start=start, end=later, snapshot=snapshot)
+        limited = fair(policy.horizon_after_window)
         answer = engine.find_offers(
-            pools=epools, load=load, request=request, datasets=datasets, policy=policy
+            pools=epools, load=load, request=request, datasets=datasets, policy=limited
         )
-    return answer, (policy.budget.rates if policy.budget else {})
+    return answer, (limited.budget.rates if limited.budget else {})
 
 
 def _staging_bound(datasets) -> int:

@@ -111,8 +111,7 @@ def ledger_entries(debits: list[Debit], *, now: datetime) -> tuple[list[LedgerEn
     if not debits:
         return [], []
     charged = sorted({d.lease.project_id for d in debits if d.su > 0})
-    if charged:
-        lock_projects(charged)
+    allocations = lock_allocations(charged) if charged else []
     entries: list[LedgerEntry] = []
     warnings = []
     # Refunds first: a fresh offer accepted for a displaced lease may spend what the lease
@@ -125,50 +124,53 @@ def ledger_entries(debits: list[Debit], *, now: datetime) -> tuple[list[LedgerEn
         given[entry.allocation_id] = given.get(entry.allocation_id, ZERO) - entry.su
     for debit in debits:
         if debit.su > 0:
-            made, warning = _charge(debit, now, given)
+            made, warning = _charge(debit, now, given, allocations)
             entries += made
             if warning:
                 warnings.append((debit.lease, warning))
     return entries, warnings
 
 
-def lock_projects(ids: list[int]) -> None:
-    """Lock the projects `ids` (in id order): charges and allocation writes serialise here."""
+def lock_allocations(project_ids: list[int]) -> list[tuple]:
+    """Lock every allocation of the projects `project_ids` (in id order) and read them as
+    they are once locked: (id, project, site, valid from, valid to, SU, SU drawn). Charges
+    and allocation writes of a project serialise on these rows, and each reads what the one
+    before it committed (PostgreSQL re-reads a row it waited for)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM {Project._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
-            [ids],
+            f"SELECT id, project_id, site_id, valid_from, valid_to, su, spent_su"
+            f" FROM {SUAllocation._meta.db_table} WHERE project_id = ANY(%s)"
+            " ORDER BY id FOR UPDATE",
+            [project_ids],
         )
+        return cursor.fetchall()
 
 
-REMAINING = f"""
-    SELECT a.id, a.su, a.su - COALESCE(
-        (SELECT SUM(e.su) FROM {LedgerEntry._meta.db_table} e WHERE e.allocation_id = a.id), 0)
-    FROM {SUAllocation._meta.db_table} a
-    WHERE a.project_id = %(project)s AND (a.site_id IS NULL OR a.site_id = %(site)s)
-      AND a.valid_from <= %(start)s AND a.valid_to > %(start)s
-    ORDER BY a.site_id IS NULL, a.valid_to, a.id
-"""
+def allocations_left(allocations, *, project_id: int, site_id: int, start: datetime) -> list:
+    """(allocation id, SU allocated, SU left) of the locked `allocations` a lease of
+    `project_id` at `site_id` starting at `start` draws from, in the order it draws (its
+    site's first, then every site's; the soonest to lapse first)."""
+    applying = [
+        row
+        for row in allocations
+        if row[1] == project_id and row[2] in (None, site_id) and row[3] <= start < row[4]
+    ]
+    applying.sort(key=lambda row: (row[2] is None, row[4], row[0]))
+    return [
+        (id, Decimal(su), Decimal(su) - Decimal(spent)) for id, _, _, _, _, su, spent in applying
+    ]
 
 
-def allocations_left(
-    *, project_id: int, site_id: int, start: datetime
-) -> list[tuple[int, Decimal, Decimal]]:
-    """(allocation id, SU allocated, SU left) of the allocations a lease of `project_id` at
-    `site_id` starting at `start` draws from, in the order it draws."""
-    with connection.cursor() as cursor:
-        cursor.execute(REMAINING, {"project": project_id, "site": site_id, "start": start})
-        return [(id, Decimal(su), Decimal(left)) for id, su, left in cursor.fetchall()]
-
-
-def _charge(debit: Debit, now: datetime, given: dict) -> tuple[list[LedgerEntry], str]:
+def _charge(
+    debit: Debit, now: datetime, given: dict, allocations: list
+) -> tuple[list[LedgerEntry], str]:
     """The entries of a charge; `given`: what refunds in the same write give back to each
     allocation (not yet in the table), spent here first-come."""
     lease = debit.lease
     left = [
         (id, su, value + given.get(id, ZERO))
         for id, su, value in allocations_left(
-            project_id=lease.project_id, site_id=lease.site_id, start=lease.start
+            allocations, project_id=lease.project_id, site_id=lease.site_id, start=lease.start
         )
     ]
     available = sum((max(ZERO, v) for _, _, v in left), ZERO)
@@ -241,11 +243,9 @@ def project_left(project_id: int) -> tuple[Decimal, Decimal]:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT COALESCE(SUM(a.su), 0), COALESCE(SUM(a.su - COALESCE(
-                  (SELECT SUM(e.su) FROM {LedgerEntry._meta.db_table} e
-                   WHERE e.allocation_id = a.id), 0)), 0)
-                FROM {SUAllocation._meta.db_table} a
-                WHERE a.project_id = %s AND a.valid_to > %s""",
+            f"""SELECT COALESCE(SUM(su), 0), COALESCE(SUM(su - spent_su), 0)
+                FROM {SUAllocation._meta.db_table}
+                WHERE project_id = %s AND valid_to > %s""",
             [project_id, now],
         )
         allocated, left = cursor.fetchone()

@@ -22,8 +22,6 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Sum
-from django.db.models.functions import Coalesce
 
 from bookings.choices import ACTIVE_PHASES, LOAD_PHASES, Phase
 from bookings.domain import policy as booking_policy
@@ -33,6 +31,7 @@ from bookings.models import Allocation, Lease
 from projects.domain.ledger import ZERO
 from projects.domain.pricing import pool_rates
 from projects.models import PolicyLimit, SUAllocation
+from resources.choices import DIMENSIONS
 from scheduler import engine
 
 FIELDS = (
@@ -156,11 +155,21 @@ def _hm(value: time) -> str:
 
 
 def request_limits(  # noqa: C901 (one block per kind of limit, in the docstring's order)
-    *, owner, project, sites, epools, normalised: dict, now: datetime, horizon: int, snapshot=None
+    *,
+    owner,
+    project,
+    sites,
+    epools,
+    normalised: dict,
+    now: datetime,
+    start: datetime,
+    horizon: int,
+    snapshot=None,
 ) -> tuple[engine.Limit, ...]:
     """The engine limits of a request by `owner` charging `project` (or None) over the
-    sites (slug → Site) and engine pools it may use; `horizon`: how far past the window
-    (seconds) the engine may look."""
+    sites (slug → Site) and engine pools it may use, from `start` (the window's beginning
+    less its preparation) to `horizon` seconds past the window's end (what the engine looks
+    at: the window for offers, a week more for a NO's suggestions)."""
     project_id = project.id if project else None
     rows = limits_rows(
         site_ids=[s.id for s in sites.values()], project_id=project_id, snapshot=snapshot
@@ -173,7 +182,7 @@ def request_limits(  # noqa: C901 (one block per kind of limit, in the docstring
         return ()
     lo = epoch(now)
     latest = epoch(datetime.fromisoformat(normalised["start"]["latest"].replace("Z", "+00:00")))
-    hi = latest + normalised["duration"]["max"] + horizon + 86400
+    hi = latest + normalised["duration"]["max"] + horizon
     found: list[engine.Limit] = []
 
     concurrent = {
@@ -241,7 +250,7 @@ def request_limits(  # noqa: C901 (one block per kind of limit, in the docstring
     if project is not None:
         shares = {slug: v.max_pool_share for slug, v in per_site.items() if v.max_pool_share}
         if shares:
-            caps = _share_caps(project, epools, shares, lo - 86400, hi)
+            caps = _share_caps(project, epools, shares, min(lo, epoch(start)), hi)
             for share in sorted(set(shares.values())):
                 pools = {p: c for p, c in caps.items() if shares.get(c[0]) == share}
                 found.append(
@@ -274,11 +283,16 @@ def _share_caps(project, epools, shares: dict, lo: int, hi: int) -> dict:
             period__overlap=(datetime.fromtimestamp(lo, UTC), datetime.fromtimestamp(hi, UTC)),
         )
         .exclude(lease__phase=Phase.OFFERED, lease__expires__lte=now)
-        .select_related("pool")
+        .values_list("pool__slug", "period", *DIMENSIONS)
     )
     loads = [
-        engine.Load(a.pool.slug, epoch(a.start), epoch(a.end), a.amounts(nonzero=True))
-        for a in rows
+        engine.Load(
+            slug,
+            epoch(period.lower),
+            epoch(period.upper),
+            {d: v for d, v in zip(DIMENSIONS, values, strict=True) if v},
+        )
+        for slug, period, *values in rows
     ]
     caps = {}
     for slug, pool in by_slug.items():
@@ -319,11 +333,9 @@ def request_budget(
         return engine.Budget(remaining=ZERO if rates else None, rates=rates)
     earliest = normalised["start"]["earliest"].replace("Z", "+00:00")
     latest = normalised["start"]["latest"].replace("Z", "+00:00")
-    rows = (
-        SUAllocation.objects.filter(project=project, valid_from__lte=latest, valid_to__gt=earliest)
-        .annotate(spent=Coalesce(Sum("entries__su"), ZERO))
-        .values_list("site__slug", "su", "spent")
-    )
+    rows = SUAllocation.objects.filter(
+        project=project, valid_from__lte=latest, valid_to__gt=earliest
+    ).values_list("site__slug", "su", "spent_su")
     left: dict[str | None, object] = {}
     for site, su, spent in rows:
         left[site] = left.get(site, ZERO) + max(ZERO, su - spent)

@@ -124,3 +124,4 @@ def _check(project, leases, started, lengths):
     for allocation in SUAllocation.objects.filter(project=project):
         drawn = allocation.entries.aggregate(s=Sum("su"))["s"] or 0
         assert 0 <= drawn <= allocation.su
+        assert allocation.spent_su == drawn  # kept beside the entries, in their statement

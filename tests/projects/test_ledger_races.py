@@ -49,3 +49,4 @@ def test_accepts_racing_for_the_last_su(project, settings):
     spent = LedgerEntry.objects.filter(project=project).aggregate(s=Sum("su"))["s"]
     assert spent == Decimal(AFFORDABLE)  # never more than allocated: nothing left, not below
     assert LedgerEntry.objects.filter(project=project).count() == AFFORDABLE
+    assert SUAllocation.objects.get(project=project).spent_su == Decimal(AFFORDABLE)

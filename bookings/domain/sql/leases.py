@@ -8,7 +8,7 @@ from django.db import connection
 from bookings.domain.sql.rows import Columns, insert_values, table
 from bookings.models import Lease, LeaseEvent
 from notices.models import Notice
-from projects.models import LedgerEntry
+from projects.models import LedgerEntry, SUAllocation
 from resources.models import Site
 
 
@@ -55,6 +55,19 @@ def lease_family_lock(lease_id) -> list[Lease]:
     return family
 
 
+def _spent_update(entries) -> tuple[str, list]:
+    """Add the ledger `entries` to the `spent_su` of the allocations they draw from."""
+    spent: dict = {}
+    for entry in entries:
+        spent[entry.allocation_id] = spent.get(entry.allocation_id, 0) + entry.su
+    rows = ", ".join(["(%s::bigint, %s::numeric)"] * len(spent))
+    sql = (
+        f"UPDATE {table(SUAllocation)} AS a SET spent_su = a.spent_su + v.su"
+        f" FROM (VALUES {rows}) AS v(id, su) WHERE a.id = v.id"
+    )
+    return sql, [p for id, su in spent.items() for p in (id, str(su))]
+
+
 def leases_update(
     leases: list[Lease], names: list[str], *, events=(), notices=(), entries=()
 ) -> None:
@@ -85,6 +98,7 @@ def leases_update(
         statements.append(insert_values(Notice, notices))
     if entries:
         statements.append(insert_values(LedgerEntry, entries))
+        statements.append(_spent_update(entries))
     if not statements:
         return
     # All but the last as data-modifying WITHs of the last: one statement.
